@@ -1,0 +1,320 @@
+"""Load `config.toml` into a typed, validated, frozen `Config`.
+
+Unknown keys and values of the wrong type are errors that name the key (with a suggestion for
+typos); relative paths are resolved against the config file's folder; secrets come only from
+environment variables. This module reads one file and the environment, and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from syndicate.cron import parse_crontab
+from syndicate.errors import ConfigError
+from syndicate.models import Subscriber
+
+DEFAULT_CTA_PATTERNS = (
+    r"(?i)\bsent directly to (you|your inbox)\b",
+    r"(?i)^(sign up|subscribe)\b.{0,120}\b(newsletter|stories|updates)\b",
+)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str
+    url: str
+    description: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    articles: Path = Path("articles")
+    output: Path = Path("feeds")
+    templates: Path = Path("templates")
+    outbox: Path = Path("outbox")
+    database: str = "sqlite:///state/syndicate.db"
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    max_items: int = 20
+    hub: str = ""
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    schedule: str = "0 7 * * *"
+    first_digest_days: int = 7
+
+
+@dataclass(frozen=True)
+class CtaConfig:
+    text: str = ""
+    url: str = ""
+    button: str = "Subscribe"
+    links: Mapping[str, str] = field(default_factory=dict)
+    patterns: tuple[str, ...] = DEFAULT_CTA_PATTERNS
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    sender: str = ""  # the `from` key
+    delivery: Literal["file", "smtp"] = "file"
+    secret_env: str = "SYNDICATE_SECRET"  # noqa: S105 (a variable name, not a secret)
+    address: str = ""
+    unsubscribe_url: str = ""
+    secret: str | None = field(default=None, repr=False)  # from the environment only
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password_env: str = "SYNDICATE_SMTP_PASSWORD"  # noqa: S105 (a variable name)
+    max_connections: int = 4
+    rate_per_second: float = 0
+    timeout: float = 30
+    password: str | None = field(default=None, repr=False)  # from the environment only
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    timezone: str = "UTC"
+    ingest_interval: int = 300
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    site: SiteConfig
+    paths: PathsConfig = PathsConfig()
+    feeds: FeedsConfig = FeedsConfig()
+    digest: DigestConfig = DigestConfig()
+    cta: CtaConfig = CtaConfig()
+    email: EmailConfig = EmailConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    subscribers: tuple[Subscriber, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The publication's timezone: for naive dates, digest ids and the scheduler."""
+        return self.schedule.tz
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "site": SiteConfig,
+    "paths": PathsConfig,
+    "feeds": FeedsConfig,
+    "digest": DigestConfig,
+    "cta": CtaConfig,
+    "email": EmailConfig,
+    "smtp": SmtpConfig,
+    "schedule": ScheduleConfig,
+}
+_RENAMED = {("email", "from"): "sender"}
+_FROM_ENV = {"secret", "password"}
+
+
+def _unknown(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key.split(".")[-1], known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key{hint}; known keys: {', '.join(sorted(known))}"
+
+
+def _check_type(value: Any, hint: Any, key: str) -> Any:
+    """Return value converted to the field's type, or raise ConfigError naming the key."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            choices = ", ".join(repr(a) for a in typing.get_args(hint))
+            raise ConfigError(f"must be one of {choices}, not {value!r}", key=key)
+        return value
+    if hint is Path:
+        return _check_type(value, str, key) and Path(value)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError("must be a list of strings", key=key)
+        return tuple(value)
+    if origin in (Mapping, dict):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError("must be a table of strings", key=key)
+        return types.MappingProxyType(dict(value))
+    expected = (int, float) if hint is float else hint
+    if isinstance(value, bool) or not isinstance(value, expected):
+        raise ConfigError(f"must be {getattr(hint, '__name__', hint)}, not {value!r}", key=key)
+    return value
+
+
+def _section(name: str, table: Any) -> Any:
+    cls = _SECTIONS[name]
+    if not isinstance(table, dict):
+        raise ConfigError("must be a table", key=name)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)} - _FROM_ENV
+    known = [k for (s, k) in _RENAMED if s == name] + sorted(
+        f for f in fields if f not in _RENAMED.values()
+    )
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        attr = _RENAMED.get((name, key), key)
+        if attr not in fields or (attr in _RENAMED.values() and key == attr):
+            raise ConfigError(_unknown(key, known), key=f"{name}.{key}")
+        values[attr] = _check_type(value, hints[attr], f"{name}.{key}")
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required key is missing
+        missing = re.findall(r"'(\w+)'", str(exc))
+        raise ConfigError("is required", key=f"{name}.{missing[0] if missing else '?'}") from None
+
+
+def _subscribers(items: Any) -> tuple[Subscriber, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("must be an array of tables ([[subscribers]])", key="subscribers")
+    result = []
+    for n, item in enumerate(items):
+        key = f"subscribers[{n}]"
+        if not isinstance(item, dict) or set(item) - {"email", "name"} or "email" not in item:
+            raise ConfigError("needs `email` and optionally `name`, nothing else", key=key)
+        email = normalise_email(_check_type(item["email"], str, f"{key}.email"), f"{key}.email")
+        result.append(Subscriber(email, _check_type(item.get("name", ""), str, f"{key}.name")))
+    return tuple(result)
+
+
+def normalise_email(address: str, key: str = "email") -> str:
+    """Validate an address (syntax only, no DNS) and return its normalised form."""
+    try:
+        info = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{address!r} is not a valid email address: {exc}", key=key) from None
+    return str(info.normalized)
+
+
+def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
+    paths = cfg.paths
+    db = paths.database
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and db != "sqlite:///":
+        db = "sqlite:///" + str(root / db.removeprefix("sqlite:///"))
+    paths = dataclasses.replace(
+        paths,
+        articles=root / paths.articles,
+        output=root / paths.output,
+        templates=root / paths.templates,
+        outbox=root / paths.outbox,
+        database=db,
+    )
+    host = urlsplit(cfg.site.url).hostname or "localhost"
+    email = dataclasses.replace(
+        cfg.email,
+        sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
+        unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
+        secret=env.get(cfg.email.secret_env) or None,
+    )
+    smtp = dataclasses.replace(cfg.smtp, password=env.get(cfg.smtp.password_env) or None)
+    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
+
+
+def _validate(cfg: Config) -> None:
+    for key, url in (
+        ("site.url", cfg.site.url),
+        ("cta.url", cfg.cta.url),
+        ("feeds.hub", cfg.feeds.hub),
+    ):
+        parts = urlsplit(url)
+        if url and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ConfigError(f"must be an absolute http(s) URL, not {url!r}", key=key)
+    if not cfg.site.url.endswith("/"):
+        raise ConfigError(f"must end with '/', as in {cfg.site.url + '/'!r}", key="site.url")
+    for key, number in (
+        ("feeds.max_items", cfg.feeds.max_items),
+        ("feeds.page_size", cfg.feeds.page_size),
+        ("schedule.ingest_interval", cfg.schedule.ingest_interval),
+        ("smtp.max_connections", cfg.smtp.max_connections),
+    ):
+        if number < 1:
+            raise ConfigError(f"must be at least 1, not {number}", key=key)
+    if cfg.digest.first_digest_days < 0:
+        raise ConfigError("must not be negative", key="digest.first_digest_days")
+    try:
+        tz = cfg.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown timezone {cfg.schedule.timezone!r}", key="schedule.timezone"
+        ) from None
+    try:
+        parse_crontab(cfg.digest.schedule, tz)
+    except ValueError as exc:
+        raise ConfigError(
+            f"bad crontab expression {cfg.digest.schedule!r}: {exc}", key="digest.schedule"
+        ) from None
+    for n, pattern in enumerate(cfg.cta.patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"bad regular expression {pattern!r}: {exc}", key=f"cta.patterns[{n}]"
+            ) from None
+    if cfg.email.unsubscribe_url and "{token}" not in cfg.email.unsubscribe_url:
+        raise ConfigError("must contain {token}", key="email.unsubscribe_url")
+    if cfg.email.sender:
+        normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
+
+
+def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
+    """Build a Config from TOML text; `path` is the file it came from (for relative paths)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
+    try:
+        sections: dict[str, Any] = {}
+        for name, table in data.items():
+            if name == "subscribers":
+                sections[name] = _subscribers(table)
+            elif name in _SECTIONS:
+                sections[name] = _section(name, table)
+            else:
+                raise ConfigError(_unknown(name, [*_SECTIONS, "subscribers"]), key=name)
+        if "site" not in sections:
+            raise ConfigError("the [site] table with `title` and `url` is required", key="site")
+        cfg = Config(path=path, **sections)
+        _validate(cfg)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path=str(path)) from None
+    return _resolve(cfg, path.parent, env)
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file at `path`."""
+    path = path.absolute()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file not found (use --config PATH or `syndicate init`)", path=str(path)
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", path=str(path)) from None
+    return parse_config(text, path, os.environ if env is None else env)

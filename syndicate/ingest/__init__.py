@@ -1,0 +1,173 @@
+"""Ingest: find article files, read the ones that changed, and decide what is new or changed.
+
+`scan` touches only the articles folder; a file that cannot be an article is reported as a
+problem and skipped, never fatal. `plan` is pure: it compares a scan with what the store knows.
+This package must not touch the database, the output folder or the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syndicate.config import Config
+from syndicate.errors import ArticleError, ConfigError
+from syndicate.ingest.parse import ParseOptions, decode, parse_article
+from syndicate.models import Article, ArticleProblem, FileStat
+
+__all__ = ["Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "scan"]
+
+SUFFIXES = (".txt", ".md", ".markdown")
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def options_for(config: Config) -> ParseOptions:
+    return ParseOptions(config.tz, tuple(re.compile(p) for p in config.cta.patterns))
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden files and editor leftovers (`.#x`, `x~`, `.x.swp`, `#x#`) are never articles."""
+    return name.startswith((".", "#", "~")) or name.endswith(("~", ".swp", ".swo", ".tmp", "#"))
+
+
+@dataclass
+class ScanResult:
+    stats: dict[str, FileStat] = field(default_factory=dict)  # every article file present
+    parsed: list[Article] = field(default_factory=list)  # files that were (re)read
+    problems: list[ArticleProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _candidates(root: Path) -> Iterator[os.DirEntry[str]]:
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except FileNotFoundError:
+        raise ConfigError(f"articles folder {root} does not exist", key="paths.articles") from None
+    for entry in entries:
+        if not is_ignored(entry.name) and entry.name.lower().endswith(SUFFIXES):
+            yield entry
+
+
+def _read(entry: os.DirEntry[str], root: Path) -> bytes:
+    if entry.is_symlink():
+        target = Path(entry.path).resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise ArticleError(
+                entry.name, 1, f"symlink points outside the articles folder ({target})"
+            )
+    if not entry.is_file():
+        raise ArticleError(entry.name, 1, "not a regular file")
+    if entry.stat().st_size > MAX_BYTES:
+        raise ArticleError(entry.name, 1, f"larger than {MAX_BYTES // 2**20} MiB, not an article")
+    with open(entry.path, "rb") as handle:
+        return handle.read()
+
+
+def scan(root: Path, known: Mapping[str, FileStat], options: ParseOptions) -> ScanResult:
+    """Stat every article file; read and parse only those whose size or mtime changed."""
+    result = ScanResult()
+    for entry in _candidates(root):
+        try:
+            stat = entry.stat()
+        except OSError as exc:
+            result.problems.append(ArticleProblem(entry.name, 1, f"cannot stat: {exc.strerror}"))
+            continue
+        current = FileStat(entry.name, stat.st_size, stat.st_mtime_ns)
+        result.stats[entry.name] = current
+        if known.get(entry.name) == current:
+            continue
+        try:
+            text, warnings = decode(_read(entry, root), entry.name)
+            result.parsed.append(parse_article(text, entry.name, options))
+            result.warnings.extend(warnings)
+        except ArticleError as exc:
+            result.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
+        except OSError as exc:
+            result.problems.append(ArticleProblem(entry.name, 1, f"cannot read: {exc.strerror}"))
+    return result
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store knows about one published article."""
+
+    id: str
+    source: str
+    slug: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    new: tuple[Article, ...] = ()
+    changed: tuple[Article, ...] = ()
+    moved: tuple[Article, ...] = ()  # same content under another file name
+    unchanged: int = 0
+    removed: tuple[str, ...] = ()  # ids of articles no longer published
+    drafts: int = 0
+    problems: tuple[ArticleProblem, ...] = ()
+
+
+def _conflict(
+    article: Article, claims: dict[str, str], what: str, value: str
+) -> ArticleProblem | None:
+    owner = claims.get(value)
+    if owner is not None and owner != article.source:
+        return ArticleProblem(
+            article.source, 1, f"duplicate {what} {value!r}: already used by {owner}"
+        )
+    claims[value] = article.source
+    return None
+
+
+def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
+    """Decide new / changed / moved / unchanged / removed. Pure; `known` is keyed by id.
+
+    An article whose file became unreadable keeps its last good version (nothing is lost); when
+    two files claim one id or slug, the first in file-name order wins and the other is a problem.
+    """
+    broken = {p.path for p in scanned.problems}
+    reread = {a.source for a in scanned.parsed}
+    kept = [
+        k
+        for k in known.values()
+        if k.source in broken or (k.source in scanned.stats and k.source not in reread)
+    ]
+    ids = {k.id: k.source for k in kept}
+    slugs = {k.slug: k.source for k in kept}
+    new: list[Article] = []
+    changed: list[Article] = []
+    moved: list[Article] = []
+    problems = list(scanned.problems)
+    touched = drafts = 0
+    for article in sorted(scanned.parsed, key=lambda a: a.source):
+        if article.draft:
+            drafts += 1
+            continue
+        problem = _conflict(article, ids, "id", article.id) or _conflict(
+            article, slugs, "slug", article.slug
+        )
+        if problem:
+            problems.append(problem)
+            continue
+        old = known.get(article.id)
+        if old is None:
+            new.append(article)
+        elif (old.content_hash, old.slug) != (article.content_hash, article.slug):
+            changed.append(article)
+        elif old.source != article.source:
+            moved.append(article)
+        else:
+            touched += 1
+    return Changes(
+        new=tuple(new),
+        changed=tuple(changed),
+        moved=tuple(moved),
+        unchanged=touched + sum(1 for k in kept if k.source not in broken),
+        removed=tuple(sorted(set(known) - set(ids))),
+        drafts=drafts,
+        problems=tuple(problems),
+    )

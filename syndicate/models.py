@@ -1,0 +1,118 @@
+"""Frozen value types passed between the pipeline's stages.
+
+Plain data only: no I/O, no behaviour beyond trivial derived properties, no imports from
+other syndicate modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What a directory scan knows about an article file without reading it."""
+
+    path: str  # relative to the articles folder, with forward slashes
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Article:
+    """One parsed article file: the result of `ingest.parse_article`."""
+
+    id: str
+    source: str
+    title: str
+    slug: str
+    body_html: str
+    body_text: str
+    summary: str
+    content_hash: str
+    date: datetime | None = None
+    updated: datetime | None = None
+    author: str | None = None
+    tags: tuple[str, ...] = ()
+    draft: bool = False
+    cta: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A published article with the times the store assigned to it (all timezone-aware)."""
+
+    article: Article
+    published: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str = ""
+    status: SubscriberStatus = "active"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A frozen digest: rendered once, then personalised per recipient by token substitution."""
+
+    id: str
+    created: datetime
+    subject: str
+    html: str  # inlined email HTML, with per-recipient placeholders
+    text: str  # plain-text part, with the same placeholders
+    web_html: str  # the "view in browser" page
+    marker: str  # the placeholder prefix, unique to this digest's content
+    article_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    digest_id: str
+    email: str
+    name: str
+    status: DeliveryStatus
+    attempts: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class ArticleProblem:
+    """A reported, skipped article: mirrors `ArticleError` as plain data."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one pass did; the CLI turns it into log lines and an exit code."""
+
+    skipped_locked: bool = False
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    drafts: int = 0
+    problems: tuple[ArticleProblem, ...] = ()
+    warnings: tuple[str, ...] = ()
+    files_written: tuple[str, ...] = ()
+    files_removed: tuple[str, ...] = ()
+    digest_id: str | None = None
+    sent: int = 0
+    failed: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.failed

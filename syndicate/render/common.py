@@ -1,0 +1,130 @@
+"""What every renderer shares: the `Site` view of the config, URLs, and the Jinja environment.
+
+Pure apart from the Jinja loader reading templates; never writes, never reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from textwrap import fill
+from typing import Any
+
+import jinja2
+
+from syndicate.config import Config
+from syndicate.models import Entry
+
+GENERIC_CTA = "Get our stories sent directly to you: subscribe to the newsletter."
+
+
+@dataclass(frozen=True)
+class Site:
+    """The publication as renderers see it: config values plus derived URLs."""
+
+    title: str
+    url: str
+    description: str
+    language: str
+    tz: tzinfo
+    cta_text: str
+    cta_url: str
+    cta_button: str
+    cta_links: Mapping[str, str] = field(default_factory=dict)
+    address: str = ""
+    max_items: int = 20
+    page_size: int = 20
+    hub: str = ""
+
+    def url_for(self, path: str) -> str:
+        return self.url + path
+
+    def article_url(self, entry: Entry) -> str:
+        return self.url_for(f"articles/{entry.article.slug}.html")
+
+    def digest_url(self, digest_id: str) -> str:
+        return self.url_for(f"digests/{digest_id}.html")
+
+    def page_url(self, number: int) -> str:
+        return self.url_for("index.html" if number == 1 else f"page/{number}.html")
+
+    @property
+    def feeds(self) -> dict[str, str]:
+        """Feed URLs by format, in the order pages advertise them."""
+        return {"rss": self.url_for("rss.xml"), "atom": self.url_for("atom.xml")}
+
+    @property
+    def subscribe_url(self) -> str:
+        return self.cta_url or self.url_for("subscribe.html")
+
+
+def publication_cta(entries: Sequence[Entry]) -> str | None:
+    """The call-to-action lifted from the articles: the most frequent, the newest on a tie."""
+    counts = Counter(e.article.cta for e in entries if e.article.cta)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(e.article.cta for e in entries if e.article.cta and counts[e.article.cta] == best)
+
+
+def site_for(config: Config, entries: Sequence[Entry]) -> Site:
+    return Site(
+        title=config.site.title,
+        url=config.site.url,
+        description=config.site.description or config.site.title,
+        language=config.site.language,
+        tz=config.tz,
+        cta_text=config.cta.text or publication_cta(entries) or GENERIC_CTA,
+        cta_url=config.cta.url or config.site.url + "subscribe.html",
+        cta_button=config.cta.button,
+        cta_links=dict(config.cta.links),
+        address=config.email.address,
+        max_items=config.feeds.max_items,
+        page_size=config.feeds.page_size,
+        hub=config.feeds.hub,
+    )
+
+
+def _date(value: datetime, tz: tzinfo, style: str = "long") -> str:
+    local = value.astimezone(tz)
+    if style == "iso":
+        return local.isoformat()
+    return f"{local.day} {local:%B %Y}"
+
+
+def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    """Fill text to `width`; `first` is the first line's prefix (default: `indent`)."""
+    first = indent if first is None else first
+    return fill(text, width, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def make_environment(templates: Path) -> jinja2.Environment:
+    """Templates from the publication's folder first, then syndicate's bundled defaults."""
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [jinja2.FileSystemLoader(templates), jinja2.PackageLoader("syndicate", "templates")]
+        ),
+        autoescape=jinja2.select_autoescape(["html", "html.j2", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["date"] = _date
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def render_template(env: jinja2.Environment, name: str, **context: Any) -> str:
+    from syndicate.errors import RenderError
+
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template {exc.name!r} not found in the templates folder") from None
+    except jinja2.TemplateError as exc:
+        where = f"{getattr(exc, 'filename', None) or name}:{getattr(exc, 'lineno', '?')}"
+        raise RenderError(f"{where}: {exc}") from None

@@ -1,0 +1,90 @@
+"""The email digest: Jinja2 HTML and plain text, CSS inlined by premailer once per digest.
+
+Per-recipient values are left as placeholders (`%%<marker>:<name>%%`) that `personalise`
+substitutes into the already-inlined HTML, so premailer never runs per recipient (PITFALLS P2,
+P11). The marker is derived from the digest's content, so article text cannot forge one.
+Pure: no disk, no network (premailer's network access is off), no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import jinja2
+from premailer import Premailer
+
+from syndicate.models import Digest, Entry
+from syndicate.render.common import Site, render_template
+from syndicate.text import one_line, truncate
+
+FIELDS = ("email", "unsubscribe_url")
+
+
+def placeholder(marker: str, name: str) -> str:
+    return f"%%{marker}:{name}%%"
+
+
+def make_marker(digest_id: str, entries: Sequence[Entry]) -> str:
+    seed = "\x00".join([digest_id, *(e.article.content_hash for e in entries)])
+    return "syn" + hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def inline_css(document: str) -> str:
+    """premailer, offline, keeping `!important` and the `data-premailer="ignore"` blocks."""
+    inliner = Premailer(
+        allow_network=False,  # P3: never fetch
+        allow_loading_external_files=False,  # P4
+        strip_important=False,  # P9: responsive and dark-mode rules need !important
+        keep_style_tags=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,  # P5: mso-* properties are not errors
+    )
+    inlined: str = inliner.transform(document, pretty_print=False)  # P8
+    return inlined if inlined.startswith("<!DOCTYPE") else "<!DOCTYPE html>\n" + inlined
+
+
+def subject_for(site: Site, entries: Sequence[Entry]) -> str:
+    first = entries[0].article.title
+    more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
+    return one_line(f"{site.title}: {truncate(first, 110)}{more}")
+
+
+def render_digest(
+    env: jinja2.Environment,
+    site: Site,
+    entries: Sequence[Entry],
+    *,
+    digest_id: str,
+    created: datetime,
+) -> Digest:
+    """Render and inline a digest once; the result is frozen and sent to every recipient."""
+    marker = make_marker(digest_id, entries)
+    subject = subject_for(site, entries)
+    context = {
+        "site": site,
+        "entries": entries,
+        "created": created,
+        "subject": subject,
+        "preheader": truncate(" · ".join(e.article.title for e in entries), 140),
+        "view_url": site.digest_url(digest_id),
+        **{name: placeholder(marker, name) for name in FIELDS},
+    }
+    email_html = inline_css(render_template(env, "digest.html.j2", web=False, **context))
+    web_html = inline_css(render_template(env, "digest.html.j2", web=True, **context))
+    text = render_template(env, "digest.txt.j2", web=False, **context)
+    ids = tuple(e.article.id for e in entries)
+    return Digest(digest_id, created, subject, email_html, text, web_html, marker, ids)
+
+
+def personalise(digest: Digest, values: Mapping[str, str]) -> tuple[str, str]:
+    """(html, text) of one recipient's copy: placeholders replaced, HTML-escaped in the HTML."""
+    email_html, text = digest.html, digest.text
+    for name in FIELDS:
+        token = placeholder(digest.marker, name)
+        email_html = email_html.replace(token, html.escape(values[name]))
+        text = text.replace(token, values[name])
+    return email_html, text

@@ -1,0 +1,386 @@
+"""The state database: every SQL statement syndicate runs lives here (SQLAlchemy Core).
+
+Articles (new/changed/removed by content hash), file stats for cheap rescans, digests,
+subscribers and the per-message delivery ledger. Time is always passed in, never read; nothing
+here renders, reads article files or sends mail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from syndicate.errors import StoreError
+from syndicate.ingest import Changes, Known
+from syndicate.models import Article, Delivery, Digest, Entry, FileStat, Subscriber
+from syndicate.store.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    articles,
+    deliveries,
+    digests,
+    files,
+    md,
+    meta,
+    runs,
+    subscribers,
+)
+
+__all__ = ["SCHEMA_VERSION", "Store"]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _entry(row: Any) -> Entry:
+    article = Article(
+        id=row.id,
+        source=row.source,
+        title=row.title,
+        slug=row.slug,
+        body_html=row.body_html,
+        body_text=row.body_text,
+        summary=row.summary,
+        content_hash=row.content_hash,
+        date=row.date,
+        updated=row.updated,
+        author=row.author,
+        tags=tuple(json.loads(row.tags)),
+        cta=row.cta,
+    )
+    published = row.date or row.first_seen
+    return Entry(article, published, max(published, row.updated or row.changed_at or published))
+
+
+def _article_values(article: Article) -> dict[str, Any]:
+    return {
+        "source": article.source,
+        "slug": article.slug,
+        "title": article.title,
+        "body_html": article.body_html,
+        "body_text": article.body_text,
+        "summary": article.summary,
+        "author": article.author,
+        "tags": json.dumps(article.tags, ensure_ascii=False),
+        "cta": article.cta,
+        "content_hash": article.content_hash,
+        "date": article.date,
+        "updated": article.updated,
+    }
+
+
+_LIVE = articles.c.deleted_at.is_(None)
+_NEWEST = (sa.func.coalesce(articles.c.date, articles.c.first_seen).desc(), articles.c.id)
+
+
+class Store:
+    """The one gateway to the state database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect, creating (SQLite) or migrating the schema; refuse a newer schema."""
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = sa.create_engine(url)
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine)
+            store._migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the state database {_redact(url)}: {exc}") from None
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            if not sa.inspect(conn).has_table("meta"):
+                md.create_all(conn)
+                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                return
+            version = int(
+                conn.scalar(sa.select(meta.c.value).where(meta.c.key == "schema_version")) or 0
+            )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the state database has schema version {version}, newer than this "
+                    f"syndicate understands ({SCHEMA_VERSION}): upgrade syndicate"
+                )
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](conn)
+            self._put(conn, "schema_version", str(SCHEMA_VERSION))
+
+    @staticmethod
+    def _put(conn: Connection, key: str, value: str) -> None:
+        if conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount == 0:
+            conn.execute(meta.insert().values(key=key, value=value))
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(meta.c.value).where(meta.c.key == key))
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            self._put(conn, key, value)
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def known_articles(self) -> dict[str, Known]:
+        query = sa.select(
+            articles.c.id, articles.c.source, articles.c.slug, articles.c.content_hash
+        )
+        with self.engine.connect() as conn:
+            return {
+                r.id: Known(r.id, r.source, r.slug, r.content_hash)
+                for r in conn.execute(query.where(_LIVE))
+            }
+
+    def file_stats(self) -> dict[str, FileStat]:
+        with self.engine.connect() as conn:
+            return {
+                r.path: FileStat(r.path, r.size, r.mtime_ns) for r in conn.execute(sa.select(files))
+            }
+
+    def apply(self, changes: Changes, stats: Mapping[str, FileStat], now: datetime) -> None:
+        """Record one scan's outcome in one transaction; only problem-free files are remembered."""
+        bad = {p.path for p in changes.problems}
+        with self.engine.begin() as conn:
+            existing = set(conn.scalars(sa.select(articles.c.id)))
+            for article in changes.new:
+                values = _article_values(article) | {"deleted_at": None}
+                if article.id in existing:  # a removed article came back: keep its history
+                    conn.execute(
+                        articles.update()
+                        .where(articles.c.id == article.id)
+                        .values(**values, changed_at=now)
+                    )
+                else:
+                    conn.execute(articles.insert().values(id=article.id, first_seen=now, **values))
+            for article in changes.changed:
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id == article.id)
+                    .values(**_article_values(article), changed_at=now)
+                )
+            for article in changes.moved:
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id == article.id)
+                    .values(source=article.source)
+                )
+            if changes.removed:
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id.in_(changes.removed))
+                    .values(deleted_at=now)
+                )
+            conn.execute(files.delete())
+            rows = [vars(s) for p, s in stats.items() if p not in bad]
+            if rows:
+                conn.execute(files.insert(), rows)
+
+    def entries(self, limit: int | None = None) -> list[Entry]:
+        """Published articles, newest first."""
+        with self.engine.connect() as conn:
+            return [
+                _entry(r)
+                for r in conn.execute(
+                    sa.select(articles).where(_LIVE).order_by(*_NEWEST).limit(limit)
+                )
+            ]
+
+    # -- digests ----------------------------------------------------------------------------
+
+    def digest_candidates(self) -> list[Entry]:
+        """Published articles that are in no digest yet, newest first."""
+        query = sa.select(articles).where(
+            _LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
+        )
+        with self.engine.connect() as conn:
+            return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST))]
+
+    def last_digest_time(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            latest: datetime | None = conn.scalar(sa.select(sa.func.max(digests.c.created)))
+        return latest
+
+    def unused_digest_id(self, base: str) -> str:
+        with self.engine.connect() as conn:
+            taken = set(conn.scalars(sa.select(digests.c.id).where(digests.c.id.like(f"{base}%"))))
+        return next(
+            c
+            for n in range(1, len(taken) + 2)
+            if (c := base if n == 1 else f"{base}-{n}") not in taken
+        )
+
+    def freeze_digest(self, digest: Digest, exempt: Iterable[str], now: datetime) -> int:
+        """Record a digest, claim its articles and queue one delivery per active subscriber.
+
+        One transaction: either all of it happens or none. Returns the number of deliveries.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(
+                digests.insert().values(
+                    id=digest.id,
+                    created=digest.created,
+                    subject=digest.subject,
+                    html=digest.html,
+                    text=digest.text,
+                    web_html=digest.web_html,
+                    marker=digest.marker,
+                    article_ids=json.dumps(digest.article_ids),
+                )
+            )
+            claimed = conn.execute(
+                articles.update()
+                .where(articles.c.id.in_(digest.article_ids), articles.c.digest_id.is_(None))
+                .values(digest_id=digest.id)
+            ).rowcount
+            if claimed != len(digest.article_ids):
+                raise StoreError(f"digest {digest.id}: some articles are already in another digest")
+            exempt = list(exempt)
+            if exempt:
+                conn.execute(
+                    articles.update().where(articles.c.id.in_(exempt)).values(digest_exempt=True)
+                )
+            active = conn.execute(
+                sa.select(subscribers.c.email, subscribers.c.name).where(
+                    subscribers.c.status == "active"
+                )
+            ).all()
+            queued = {"digest_id": digest.id, "status": "pending", "attempts": 0, "updated": now}
+            if active:
+                rows = [
+                    queued | {"email": s.email, "name": s.name, "last_error": ""} for s in active
+                ]
+                conn.execute(deliveries.insert(), rows)
+            return len(active)
+
+    def digests(self) -> list[Digest]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(digests).order_by(digests.c.created.desc(), digests.c.id.desc())
+            )
+            return [
+                Digest(
+                    r.id,
+                    r.created,
+                    r.subject,
+                    r.html,
+                    r.text,
+                    r.web_html,
+                    r.marker,
+                    tuple(json.loads(r.article_ids)),
+                )
+                for r in rows
+            ]
+
+    # -- subscribers and deliveries ---------------------------------------------------------
+
+    def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
+        """Insert new addresses and refresh names; never reactivate an unsubscribed one."""
+        added = 0
+        with self.engine.begin() as conn:
+            for person in people:
+                query = subscribers.update().where(subscribers.c.email == person.email)
+                if conn.execute(query.values(name=person.name, updated=now)).rowcount == 0:
+                    conn.execute(
+                        subscribers.insert().values(
+                            email=person.email,
+                            name=person.name,
+                            status=person.status,
+                            created=now,
+                            updated=now,
+                        )
+                    )
+                    added += 1
+        return added
+
+    def subscribers(self) -> list[Subscriber]:
+        with self.engine.connect() as conn:
+            return [
+                Subscriber(r.email, r.name, r.status)
+                for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
+            ]
+
+    def open_deliveries(self) -> list[Delivery]:
+        """Messages still to deliver: pending, or left `sending` by a crash."""
+        query = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
+            return [
+                Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
+                for r in rows
+            ]
+
+    def mark_delivery(
+        self, delivery: Delivery, status: str, now: datetime, error: str = ""
+    ) -> None:
+        """Move one ledger row to `status` and commit at once (the ledger is per message)."""
+        attempts = deliveries.c.attempts + (1 if status == "sending" else 0)
+        key = (deliveries.c.digest_id == delivery.digest_id) & (
+            deliveries.c.email == delivery.email
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(key)
+                .values(status=status, attempts=attempts, last_error=error, updated=now)
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Figures for `syndicate status`."""
+        with self.engine.connect() as conn:
+            figures = {
+                "articles": conn.scalar(
+                    sa.select(sa.func.count()).select_from(articles).where(_LIVE)
+                )
+                or 0,
+                "digests": conn.scalar(sa.select(sa.func.count()).select_from(digests)) or 0,
+                "subscribers": conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(subscribers)
+                    .where(subscribers.c.status == "active")
+                )
+                or 0,
+            }
+            by_state = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+            )
+            figures |= {f"deliveries_{status}": n for status, n in by_state}
+        return figures
+
+    def record_run(
+        self, started: datetime, finished: datetime, exit_code: int, summary: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.insert().values(
+                    started=started, finished=finished, exit_code=exit_code, summary=summary
+                )
+            )
+
+    def last_run(self) -> tuple[datetime, int, str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
+        return None if row is None else (row.finished, row.exit_code, row.summary)
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before it goes into a message."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url

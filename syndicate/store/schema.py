@@ -1,0 +1,113 @@
+"""The state database's schema: tables, the UTC datetime type, and the migration steps.
+
+Declarations only; queries live in `syndicate.store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syndicate.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise StoreError(f"naive datetime {value!r} given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+md = sa.MetaData()
+meta = sa.Table(
+    "meta", md, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text)
+)
+files = sa.Table(
+    "files",
+    md,
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+)
+articles = sa.Table(
+    "articles",
+    md,
+    sa.Column("id", sa.String(1024), primary_key=True),
+    sa.Column("source", sa.String(1024), nullable=False),
+    sa.Column("slug", sa.String(255), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("author", sa.Text),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("cta", sa.Text),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("date", UTCDateTime),
+    sa.Column("updated", UTCDateTime),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("changed_at", UTCDateTime),
+    sa.Column("deleted_at", UTCDateTime),
+    sa.Column("digest_id", sa.String(64)),
+    sa.Column("digest_exempt", sa.Boolean, nullable=False, default=False),
+)
+digests = sa.Table(
+    "digests",
+    md,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("html", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("web_html", sa.Text, nullable=False),
+    sa.Column("marker", sa.String(64), nullable=False),
+    sa.Column("article_ids", sa.Text, nullable=False),
+)
+subscribers = sa.Table(
+    "subscribers",
+    md,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(16), nullable=False, default="active"),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+deliveries = sa.Table(
+    "deliveries",
+    md,
+    sa.Column("digest_id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=False, default=""),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+runs = sa.Table(
+    "runs",
+    md,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started", UTCDateTime, nullable=False),
+    sa.Column("finished", UTCDateTime, nullable=False),
+    sa.Column("exit_code", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+# version -> step that upgrades a database from that version to the next one.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}

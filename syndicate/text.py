@@ -1,0 +1,47 @@
+"""Pure string helpers shared by ingest and render: XML-safe text, slugs, one-line headers.
+
+No I/O and no imports from other syndicate modules.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters XML 1.0 forbids, plus U+FFFE/U+FFFF and lone surrogates (PITFALLS F6).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_SPACES = re.compile(r"\s+")
+_SLUG_JUNK = re.compile(r"[^\w-]+")
+_SLUG_DASHES = re.compile(r"[-_\s]+")
+
+
+def xml_safe(text: str) -> str:
+    """Drop characters that XML 1.0 cannot carry (control characters, lone surrogates)."""
+    return _XML_INVALID.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR and LF included) into one space: safe for headers."""
+    return _SPACES.sub(" ", xml_safe(text)).strip()
+
+
+def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> str:
+    """A lowercase path segment of letters, digits and dashes; never empty, never '.' or '..'.
+
+    With keep_unicode, non-ASCII letters stay (for tags in non-Latin scripts); otherwise they are
+    transliterated where NFKD allows and dropped where it does not.
+    """
+    text = unicodedata.normalize("NFKC" if keep_unicode else "NFKD", one_line(text))
+    if not keep_unicode:
+        text = text.encode("ascii", "ignore").decode("ascii")
+    slug = _SLUG_DASHES.sub("-", _SLUG_JUNK.sub("-", text.lower())).strip("-")
+    return slug[:max_length].rstrip("-") or "untitled"
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut text at a word boundary so that it fits in `limit` characters, adding an ellipsis."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return cut + "…"
