@@ -215,7 +215,8 @@ def normalise_email(address: str, key: str = "email") -> str:
 def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
     paths = cfg.paths
     db = paths.database
-    if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and db != "sqlite:///":
+    relative = db.startswith("sqlite:///") and not db.startswith("sqlite:////")
+    if relative and db not in ("sqlite:///", "sqlite:///:memory:"):
         db = "sqlite:///" + str(root / db.removeprefix("sqlite:///"))
     paths = dataclasses.replace(
         paths,
@@ -302,7 +303,8 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         cfg = Config(path=path, **sections)
         _validate(cfg)
     except ConfigError as exc:
-        raise ConfigError(str(exc), path=str(path)) from None
+        message = str(exc).removeprefix(f"{exc.key}: ") if exc.key else str(exc)
+        raise ConfigError(message, key=exc.key, path=str(path)) from None
     return _resolve(cfg, path.parent, env)
 
 

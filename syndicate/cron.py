@@ -10,7 +10,7 @@ This module only parses and evaluates times; it never sleeps, schedules or reads
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.triggers.combining import OrTrigger
@@ -78,13 +78,26 @@ def parse_crontab(expr: str, tz: tzinfo) -> Any:
     minute, hour, day, month, dow = fields
     names = weekday_names(dow)
     common = {"minute": minute, "hour": hour, "month": month, "timezone": tz}
-    if day != "*" and dow != "*":
+    if not day.startswith("*") and not dow.startswith("*"):
         # crontab(5): when both are restricted, a time matches if *either* matches.
         return OrTrigger([CronTrigger(day=day, **common), CronTrigger(day_of_week=names, **common)])
     return CronTrigger(day=day, day_of_week=names, **common)
 
 
+def _repeated(moment: datetime) -> bool:
+    """True for the second occurrence of a wall-clock time (the hour repeated in autumn)."""
+    first = moment.replace(tzinfo=None).replace(tzinfo=moment.tzinfo, fold=0)
+    return first.astimezone(UTC) < moment.astimezone(UTC)
+
+
 def next_fire_after(trigger: Any, after: datetime) -> datetime | None:
-    """The first fire time strictly after `after` (an aware datetime), or None if there is none."""
-    result = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    return result if isinstance(result, datetime) else None
+    """The first fire time strictly after `after` (an aware datetime), or None if there is none.
+
+    As in cron, a wall-clock time that occurs twice when the clocks go back fires only once.
+    """
+    start = after.astimezone(UTC)
+    while True:
+        result = trigger.get_next_fire_time(None, start + timedelta(microseconds=1))
+        if not isinstance(result, datetime) or not _repeated(result):
+            return result if isinstance(result, datetime) else None
+        start = result.astimezone(UTC)  # UTC arithmetic: local arithmetic would lose `fold`

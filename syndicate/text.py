@@ -11,7 +11,6 @@ import unicodedata
 # Characters XML 1.0 forbids, plus U+FFFE/U+FFFF and lone surrogates (PITFALLS F6).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
-_SLUG_JUNK = re.compile(r"[^\w-]+")
 _SLUG_DASHES = re.compile(r"[-_\s]+")
 
 
@@ -22,7 +21,7 @@ def xml_safe(text: str) -> str:
 
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (CR and LF included) into one space: safe for headers."""
-    return _SPACES.sub(" ", xml_safe(text)).strip()
+    return xml_safe(_SPACES.sub(" ", text)).strip()
 
 
 def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> str:
@@ -31,10 +30,11 @@ def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> s
     With keep_unicode, non-ASCII letters stay (for tags in non-Latin scripts); otherwise they are
     transliterated where NFKD allows and dropped where it does not.
     """
-    text = unicodedata.normalize("NFKC" if keep_unicode else "NFKD", one_line(text))
+    text = unicodedata.normalize("NFKC" if keep_unicode else "NFKD", one_line(text)).lower()
     if not keep_unicode:
         text = text.encode("ascii", "ignore").decode("ascii")
-    slug = _SLUG_DASHES.sub("-", _SLUG_JUNK.sub("-", text.lower())).strip("-")
+    kept = "".join(c if c.isalnum() or unicodedata.category(c)[0] == "M" else "-" for c in text)
+    slug = _SLUG_DASHES.sub("-", kept).strip("-")
     return slug[:max_length].rstrip("-") or "untitled"
 
 
@@ -43,5 +43,8 @@ def truncate(text: str, limit: int) -> str:
     text = one_line(text)
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    cut = text[: limit - 1]
+    if text[limit - 1] != " ":  # the last word does not fit whole
+        cut = cut.rsplit(" ", 1)[0]
+    cut = cut.rstrip(" ,;:.-–—")
     return cut + "…"

@@ -46,6 +46,8 @@ def _candidates(root: Path) -> Iterator[os.DirEntry[str]]:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except FileNotFoundError:
         raise ConfigError(f"articles folder {root} does not exist", key="paths.articles") from None
+    except NotADirectoryError:
+        raise ConfigError(f"{root} is a file, not a folder", key="paths.articles") from None
     for entry in entries:
         if not is_ignored(entry.name) and entry.name.lower().endswith(SUFFIXES):
             yield entry
@@ -126,8 +128,10 @@ def _conflict(
 def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
     """Decide new / changed / moved / unchanged / removed. Pure; `known` is keyed by id.
 
-    An article whose file became unreadable keeps its last good version (nothing is lost); when
-    two files claim one id or slug, the first in file-name order wins and the other is a problem.
+    An article whose file became unreadable keeps its last good version (nothing is lost). When
+    two files claim one id or slug, the file that already published it keeps it (so a touch never
+    changes the winner); between newcomers, the first in file-name order wins. The loser is a
+    problem.
     """
     broken = {p.path for p in scanned.problems}
     reread = {a.source for a in scanned.parsed}
@@ -143,7 +147,12 @@ def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
     moved: list[Article] = []
     problems = list(scanned.problems)
     touched = drafts = 0
-    for article in sorted(scanned.parsed, key=lambda a: a.source):
+
+    def incumbent_first(article: Article) -> tuple[bool, str]:
+        old = known.get(article.id)
+        return (old is None or old.source != article.source, article.source)
+
+    for article in sorted(scanned.parsed, key=incumbent_first):
         if article.draft:
             drafts += 1
             continue

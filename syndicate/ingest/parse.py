@@ -30,6 +30,9 @@ _NOISE = re.compile(r"[0-9a-fA-F]{13}")
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
 _MD = MarkdownIt("commonmark", {"html": False, "typographer": False})
 _TOML_LINE = re.compile(r"at line (\d+)")
+_KEY = re.compile(r"""\s*(?:["']?(?P<key>[\w-]+)["']?\s*[=.]|\[+\s*["']?(?P<table>[\w-]+))""")
+_ATX = re.compile(r"\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+_BREAKS = ("softbreak", "hardbreak")
 
 
 @dataclass(frozen=True)
@@ -87,61 +90,105 @@ def _blocks(lines: list[str], first_line: int) -> list[tuple[int, str]]:
     return [(number, "\n".join(part)) for number, part in blocks]
 
 
-def _split_front(text: str, path: str) -> tuple[dict[str, Any], list[str], int]:
+@dataclass(frozen=True)
+class _Front:
+    """Parsed front matter plus the line each top-level key stands on (for error messages)."""
+
+    path: str
+    values: dict[str, Any]
+    key_lines: dict[str, int]
+
+    def error(self, key: str, reason: str) -> ArticleError:
+        return ArticleError(
+            self.path, self.key_lines.get(key, 2), f"front matter {key!r}: {reason}"
+        )
+
+    def text(self, key: str) -> str | None:
+        value = self.values.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {value!r}")
+        return one_line(value) if value else None
+
+    def when(self, key: str, tz: tzinfo) -> datetime | None:
+        value = self.values.get(key)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise self.error(key, f"not an ISO 8601 date: {value!r}") from None
+        if value is None or isinstance(value, datetime):
+            return value if value is None or value.tzinfo else value.replace(tzinfo=tz)  # F5
+        if isinstance(value, date):
+            return datetime.combine(value, time(0), tzinfo=tz)
+        raise self.error(key, f"expected a date, got {value!r}")
+
+    def tags(self) -> tuple[str, ...]:
+        value = self.values.get("tags", [])
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+            raise self.error("tags", f"expected a list of strings, got {value!r}")
+        return tuple(dict.fromkeys(tag for tag in map(one_line, items) if tag))
+
+    def flag(self, key: str) -> bool:
+        value = self.values.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {value!r}")
+        return value
+
+
+def _key_lines(lines: list[str], first: int) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for number, line in enumerate(lines, start=first):
+        match = _KEY.match(line)
+        if match:
+            found.setdefault(match.group("key") or match.group("table"), number)
+    return found
+
+
+def _split_front(text: str, path: str) -> tuple[_Front, list[str], int]:
     """Return (front matter, body lines, line number of the first body line)."""
     lines = text.split("\n")
     if lines[0].strip() != "+++":
-        return {}, lines, 1
+        return _Front(path, {}, {}), lines, 1
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "+++")
     except StopIteration:
         raise ArticleError(path, 1, "front matter opened with +++ is never closed") from None
     try:
-        front = tomllib.loads("\n".join(lines[1:end]))
+        values = tomllib.loads("\n".join(lines[1:end]))
     except tomllib.TOMLDecodeError as exc:
         found = _TOML_LINE.search(str(exc))
-        line = int(found.group(1)) + 1 if found else 2
+        line = int(found.group(1)) + 1 if found else max(2, end)
         raise ArticleError(path, line, f"broken front matter: {exc}") from None
-    for key in front:
+    except RecursionError:
+        raise ArticleError(path, 2, "broken front matter: nested too deeply") from None
+    front = _Front(path, values, _key_lines(lines[1:end], 2))
+    for key in values:
         if key not in FRONT_KEYS:
-            line = next((i + 1 for i in range(1, end) if lines[i].lstrip().startswith(key)), 2)
             known = ", ".join(FRONT_KEYS)
+            line = front.key_lines.get(key, 2)
             raise ArticleError(path, line, f"unknown front matter key {key!r} (known: {known})")
     return front, lines[end + 1 :], end + 2
 
 
-def _when(value: Any, key: str, path: str, tz: tzinfo) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ArticleError(
-                path, 1, f"front matter {key!r}: not an ISO 8601 date: {value!r}"
-            ) from None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)  # PITFALLS F5
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tzinfo=tz)
-    raise ArticleError(path, 1, f"front matter {key!r}: expected a date, got {value!r}")
+def _plain_inline(source: str) -> str:
+    """The plain text of one line of Markdown inline markup (emphasis, links, code)."""
+    tokens = _MD.parseInline(source)
+    children = tokens[0].children or [] if tokens else []
+    return "".join(t.content if t.type not in _BREAKS else " " for t in children)
 
 
-def _text_field(front: dict[str, Any], key: str, path: str) -> str | None:
-    value = front.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ArticleError(path, 1, f"front matter {key!r}: expected a string, got {value!r}")
-    return one_line(value) if value else None
-
-
-def _tags(front: dict[str, Any], path: str) -> tuple[str, ...]:
-    value = front.get("tags", [])
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-        raise ArticleError(
-            path, 1, f"front matter 'tags': expected a list of strings, got {value!r}"
-        )
-    return tuple(dict.fromkeys(tag for tag in map(one_line, items) if tag))
+def _title(block: str, markdown: bool) -> tuple[str, str]:
+    """Split a first block into (title, the rest of the block). Line 1 is the title; in
+    Markdown an ATX (`# T #`) or setext (`T` over `===`) heading gives its plain text."""
+    head, _, rest = block.partition("\n")
+    if not markdown:
+        return one_line(head), rest
+    underline, _, after = rest.partition("\n")
+    if underline.strip() and set(underline.strip()) <= {"=", "-"}:
+        return one_line(_plain_inline(head)), after
+    heading = _ATX.match(head)
+    return one_line(_plain_inline(heading.group(1) if heading else head)), rest
 
 
 def _lift_cta(blocks: list[tuple[int, str]], patterns: tuple[re.Pattern[str], ...]) -> str | None:
@@ -154,7 +201,7 @@ def _markdown_lede(source: str) -> str:
     tokens = _MD.parse(source)
     for opening, inline in itertools.pairwise(tokens):
         if opening.type == "paragraph_open" and inline.children is not None:
-            parts = [t.content if t.type != "softbreak" else " " for t in inline.children]
+            parts = [t.content if t.type not in _BREAKS else " " for t in inline.children]
             return "".join(parts)
     return ""
 
@@ -164,12 +211,14 @@ def parse_article(text: str, path: str, options: ParseOptions) -> Article:
     front, lines, first = _split_front(text, path)
     markdown = path.lower().endswith((".md", ".markdown"))
     blocks = _blocks(lines, first)
-    title = _text_field(front, "title", path)
+    title = front.text("title")
     if title is None:
         if not blocks:
             raise ArticleError(path, first, "no title: the first line must be the title")
-        _, raw = blocks.pop(0)
-        title = one_line(raw.removeprefix("#").lstrip("#") if markdown else raw)
+        line, block = blocks.pop(0)
+        title, rest = _title(block, markdown)
+        if rest.strip():
+            blocks.insert(0, (line + 1, rest))
     cta = _lift_cta(blocks, options.cta_patterns)
     if not blocks:
         raise ArticleError(path, first, "no article text after the title")
@@ -181,24 +230,20 @@ def parse_article(text: str, path: str, options: ParseOptions) -> Article:
         body_text = "\n\n".join(paragraphs)
         body_html = "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
         lede = paragraphs[0]
-    name = path.rsplit("/", 1)[-1]
-    article_id = _text_field(front, "id", path) or name.rsplit(".", 1)[0]
-    draft = front.get("draft", False)
-    if not isinstance(draft, bool):
-        raise ArticleError(path, 1, f"front matter 'draft': expected true or false, got {draft!r}")
+    article_id = front.text("id") or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return Article(
         id=article_id,
         source=path,
         title=title or "Untitled",
-        slug=slugify(_text_field(front, "slug", path) or article_id),
+        slug=slugify(front.text("slug") or article_id),
         body_html=body_html,
         body_text=body_text,
-        summary=truncate(_text_field(front, "summary", path) or lede, SUMMARY_LENGTH),
+        summary=truncate(front.text("summary") or lede, SUMMARY_LENGTH),
         content_hash=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
-        date=_when(front.get("date"), "date", path, options.tz),
-        updated=_when(front.get("updated"), "updated", path, options.tz),
-        author=_text_field(front, "author", path),
-        tags=_tags(front, path),
-        draft=draft,
+        date=front.when("date", options.tz),
+        updated=front.when("updated", options.tz),
+        author=front.text("author"),
+        tags=front.tags(),
+        draft=front.flag("draft"),
         cta=cta,
     )

@@ -58,7 +58,7 @@ def _generator(
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)  # F9: RSS <author> needs an email; use dc:creator
     fg.id(site.url)
-    fg.title(xml_safe(site.title))
+    fg.title(xml_safe(site.title).strip() or site.url)
     fg.description(xml_safe(site.description))
     fg.link(href=feed_url, rel="self", type=feed_type)  # F2: self first ...
     if site.hub:
@@ -79,7 +79,7 @@ def _add(fg: FeedGenerator, site: Site, entry: Entry) -> None:
     fe = fg.add_entry(_FixedEntry(), order="append")  # F10: keep our newest-first order
     fe.id(url)
     fe.guid(url, permalink=True)
-    fe.title(xml_safe(article.title))
+    fe.title(xml_safe(article.title).strip() or "Untitled")  # Atom requires a title
     fe.link(href=url, rel="alternate", type="text/html")
     fe.published(entry.published)  # F4, F5: aware datetimes from the content
     fe.updated(entry.updated)

@@ -7,8 +7,9 @@ here renders, reads article files or sends mail.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,22 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextlib.contextmanager
+    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+        """A connection (a committed transaction when writing); database errors become
+        StoreError, so callers see one error family."""
+        try:
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
+        except sa.exc.StatementError as exc:
+            if isinstance(exc.orig, StoreError):
+                raise exc.orig from None
+            raise StoreError(f"state database error: {exc.orig}") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"state database error: {exc}") from exc
+
     def _migrate(self) -> None:
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             if not sa.inspect(conn).has_table("meta"):
                 md.create_all(conn)
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -131,11 +146,11 @@ class Store:
             conn.execute(meta.insert().values(key=key, value=value))
 
     def get_meta(self, key: str) -> str | None:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return conn.scalar(sa.select(meta.c.value).where(meta.c.key == key))
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             self._put(conn, key, value)
 
     # -- articles ---------------------------------------------------------------------------
@@ -144,14 +159,14 @@ class Store:
         query = sa.select(
             articles.c.id, articles.c.source, articles.c.slug, articles.c.content_hash
         )
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return {
                 r.id: Known(r.id, r.source, r.slug, r.content_hash)
                 for r in conn.execute(query.where(_LIVE))
             }
 
     def file_stats(self) -> dict[str, FileStat]:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return {
                 r.path: FileStat(r.path, r.size, r.mtime_ns) for r in conn.execute(sa.select(files))
             }
@@ -159,7 +174,7 @@ class Store:
     def apply(self, changes: Changes, stats: Mapping[str, FileStat], now: datetime) -> None:
         """Record one scan's outcome in one transaction; only problem-free files are remembered."""
         bad = {p.path for p in changes.problems}
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             existing = set(conn.scalars(sa.select(articles.c.id)))
             for article in changes.new:
                 values = _article_values(article) | {"deleted_at": None}
@@ -196,7 +211,7 @@ class Store:
 
     def entries(self, limit: int | None = None) -> list[Entry]:
         """Published articles, newest first."""
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return [
                 _entry(r)
                 for r in conn.execute(
@@ -211,16 +226,16 @@ class Store:
         query = sa.select(articles).where(
             _LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
         )
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST))]
 
     def last_digest_time(self) -> datetime | None:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             latest: datetime | None = conn.scalar(sa.select(sa.func.max(digests.c.created)))
         return latest
 
     def unused_digest_id(self, base: str) -> str:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             taken = set(conn.scalars(sa.select(digests.c.id).where(digests.c.id.like(f"{base}%"))))
         return next(
             c
@@ -233,7 +248,7 @@ class Store:
 
         One transaction: either all of it happens or none. Returns the number of deliveries.
         """
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             conn.execute(
                 digests.insert().values(
                     id=digest.id,
@@ -272,7 +287,7 @@ class Store:
             return len(active)
 
     def digests(self) -> list[Digest]:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(
                 sa.select(digests).order_by(digests.c.created.desc(), digests.c.id.desc())
             )
@@ -295,7 +310,7 @@ class Store:
     def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
         """Insert new addresses and refresh names; never reactivate an unsubscribed one."""
         added = 0
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             for person in people:
                 query = subscribers.update().where(subscribers.c.email == person.email)
                 if conn.execute(query.values(name=person.name, updated=now)).rowcount == 0:
@@ -312,7 +327,7 @@ class Store:
         return added
 
     def subscribers(self) -> list[Subscriber]:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return [
                 Subscriber(r.email, r.name, r.status)
                 for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
@@ -321,7 +336,7 @@ class Store:
     def open_deliveries(self) -> list[Delivery]:
         """Messages still to deliver: pending, or left `sending` by a crash."""
         query = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
             return [
                 Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
@@ -336,7 +351,7 @@ class Store:
         key = (deliveries.c.digest_id == delivery.digest_id) & (
             deliveries.c.email == delivery.email
         )
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             conn.execute(
                 deliveries.update()
                 .where(key)
@@ -345,7 +360,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Figures for `syndicate status`."""
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             figures = {
                 "articles": conn.scalar(
                     sa.select(sa.func.count()).select_from(articles).where(_LIVE)
@@ -368,7 +383,7 @@ class Store:
     def record_run(
         self, started: datetime, finished: datetime, exit_code: int, summary: str
     ) -> None:
-        with self.engine.begin() as conn:
+        with self._tx() as conn:
             conn.execute(
                 runs.insert().values(
                     started=started, finished=finished, exit_code=exit_code, summary=summary
@@ -376,7 +391,7 @@ class Store:
             )
 
     def last_run(self) -> tuple[datetime, int, str] | None:
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
         return None if row is None else (row.finished, row.exit_code, row.summary)
 

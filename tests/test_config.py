@@ -1,0 +1,368 @@
+"""Unit tests for syndicate.config: parse_config() and load_config()."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from syndicate.config import DEFAULT_CTA_PATTERNS, Config, load_config, parse_config
+from syndicate.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = (ROOT / "config.toml").read_text(encoding="utf-8")
+MINIMAL = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
+
+
+def parse(text: str, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    return parse_config(text, path or Path("/srv/pub/config.toml"), env or {})
+
+
+def config_error(text: str, path: Path | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse(text, path)
+    return info.value
+
+
+def replaced(old: str, new: str) -> str:
+    assert old in BUNDLED, old
+    return BUNDLED.replace(old, new, 1)
+
+
+# --- the bundled config ---------------------------------------------------------------------
+
+
+def test_bundled_config_parses(tmp_path: Path) -> None:
+    cfg = parse(BUNDLED, tmp_path / "config.toml")
+    assert cfg.path == tmp_path / "config.toml"
+    assert cfg.site.title == "The Astana Times"
+    assert cfg.site.url == "https://example.org/"
+    assert cfg.site.language == "en"
+    assert cfg.feeds.max_items == 20
+    assert cfg.digest.schedule == "0 7 * * *"
+    assert cfg.digest.first_digest_days == 7
+    assert cfg.cta.url == "https://example.org/subscribe"
+    assert dict(cfg.cta.links) == {
+        "X": "https://x.com/TheAstanaTimes",
+        "Telegram": "https://t.me/astanatimes",
+    }
+    assert cfg.cta.patterns == DEFAULT_CTA_PATTERNS
+    assert cfg.email.delivery == "file"
+    assert cfg.email.address == "The Astana Times, Astana, Kazakhstan"
+    assert cfg.smtp.port == 587 and cfg.smtp.security == "starttls"
+    assert cfg.smtp.rate_per_second == 0
+    assert [(s.email, s.name) for s in cfg.subscribers] == [("reader@example.org", "A Reader")]
+    assert cfg.schedule.timezone == "Asia/Almaty"
+    assert cfg.tz == ZoneInfo("Asia/Almaty")
+    assert cfg.schedule.ingest_interval == 300
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "site" / "conf"
+    cfg = parse(BUNDLED, folder / "config.toml")
+    assert cfg.paths.articles == folder / "articles"
+    assert cfg.paths.output == folder / "feeds"
+    assert cfg.paths.templates == folder / "templates"
+    assert cfg.paths.outbox == folder / "outbox"
+    assert cfg.paths.database == f"sqlite:///{folder}/state/syndicate.db"
+    assert cfg.paths.database.startswith("sqlite:////")  # an absolute SQLite path
+
+
+def test_default_paths_resolve_too(tmp_path: Path) -> None:
+    cfg = parse(MINIMAL, tmp_path / "config.toml")
+    assert cfg.paths.articles == tmp_path / "articles"
+    assert cfg.paths.output == tmp_path / "feeds"
+    assert cfg.paths.database == f"sqlite:///{tmp_path}/state/syndicate.db"
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    text = MINIMAL + '[paths]\narticles = "/data/articles"\ndatabase = "sqlite:////var/db/s.db"\n'
+    cfg = parse(text, tmp_path / "config.toml")
+    assert cfg.paths.articles == Path("/data/articles")
+    assert cfg.paths.database == "sqlite:////var/db/s.db"
+
+
+def test_non_sqlite_database_url_is_untouched(tmp_path: Path) -> None:
+    url = "postgresql://user@db.example.org/syndicate"
+    cfg = parse(MINIMAL + f'[paths]\ndatabase = "{url}"\n', tmp_path / "config.toml")
+    assert cfg.paths.database == url
+
+
+def test_in_memory_sqlite_url_is_not_turned_into_a_file(tmp_path: Path) -> None:
+    cfg = parse(MINIMAL + '[paths]\ndatabase = "sqlite:///:memory:"\n', tmp_path / "config.toml")
+    assert cfg.paths.database in ("sqlite:///:memory:", "sqlite://")
+
+
+# --- errors name the key --------------------------------------------------------------------
+
+
+def test_unknown_top_level_table() -> None:
+    error = config_error(BUNDLED + "\n[sitee]\ntitle = 'x'\n")
+    message = str(error)
+    assert "sitee" in message
+    assert "did you mean 'site'" in message
+    assert "/srv/pub/config.toml" in message
+
+
+def test_unknown_key_in_a_section_suggests_the_right_one() -> None:
+    error = config_error(replaced('title = "The Astana Times"', 'titel = "The Astana Times"'))
+    message = str(error)
+    assert "site.titel" in message
+    assert "did you mean 'title'" in message
+
+
+def test_unknown_key_without_close_match_lists_known_keys() -> None:
+    message = str(config_error(MINIMAL + "[feeds]\nzzzz = 1\n"))
+    assert "feeds.zzzz" in message
+    assert "did you mean" not in message
+    assert "max_items" in message
+
+
+def test_config_error_keeps_key_and_path_attributes() -> None:
+    error = config_error(replaced("max_items = 20", 'max_items = "20"'))
+    assert error.path == "/srv/pub/config.toml"
+    assert error.key == "feeds.max_items"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "fragment"),
+    [
+        ("max_items = 20", 'max_items = "20"', "feeds.max_items", "must be int"),
+        ("max_items = 20", "max_items = true", "feeds.max_items", "must be int"),
+        ("max_items = 20", "max_items = 2.5", "feeds.max_items", "must be int"),
+        ("port = 587", 'port = "587"', "smtp.port", "must be int"),
+        ('delivery = "file"', 'delivery = "fax"', "email.delivery", "must be one of"),
+        ('security = "starttls"', 'security = "tls"', "smtp.security", "must be one of"),
+        ('language = "en"', "language = 1", "site.language", "must be str"),
+        ("[cta]", '[cta]\npatterns = "x"', "cta.patterns", "list of strings"),
+        ("[cta]", "[cta]\npatterns = [1]", "cta.patterns", "list of strings"),
+        ('links = { X = "https://x.com/TheAstanaTimes", ', "links = { X = 1, ", "cta.links", ""),
+        ('articles = "articles"', "articles = 1", "paths.articles", ""),
+    ],
+)
+def test_wrong_types_name_the_key(old: str, new: str, key: str, fragment: str) -> None:
+    message = str(config_error(replaced(old, new)))
+    assert f": {key}: " in message
+    assert fragment in message
+
+
+def test_rate_per_second_accepts_an_integer() -> None:
+    cfg = parse(replaced("rate_per_second = 0", "rate_per_second = 5"))
+    assert cfg.smtp.rate_per_second == 5
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.org", "example.org/", "ftp://example.org/", "/relative/", "https:///"]
+)
+def test_bad_site_url(url: str) -> None:
+    message = str(config_error(replaced('url = "https://example.org/"', f'url = "{url}"')))
+    assert "site.url" in message
+
+
+def test_site_url_without_slash_suggests_the_fix() -> None:
+    message = str(config_error(replaced('url = "https://example.org/"', 'url = "https://e.org"')))
+    assert "site.url" in message
+    assert "'https://e.org/'" in message
+
+
+def test_bad_cta_url_and_hub() -> None:
+    assert "cta.url" in str(
+        config_error(replaced('url = "https://example.org/subscribe"', 'url = "subscribe"'))
+    )
+    assert "feeds.hub" in str(config_error(replaced('hub = ""', 'hub = "not a url"')))
+
+
+@pytest.mark.parametrize("tz", ["Mars/Olympus", "", "../etc/passwd", "Europe/"])
+def test_bad_timezone(tz: str) -> None:
+    message = str(config_error(replaced('timezone = "Asia/Almaty"', f'timezone = "{tz}"')))
+    assert "schedule.timezone" in message
+
+
+@pytest.mark.parametrize(
+    "expr", ["0 7 * *", "61 7 * * *", "0 7 * * 8", "@reboot", "0 7 * * fri-mon"]
+)
+def test_bad_crontab(expr: str) -> None:
+    message = str(config_error(replaced('schedule = "0 7 * * *"', f'schedule = "{expr}"')))
+    assert "digest.schedule" in message
+    assert expr in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("ingest_interval = 300", "ingest_interval = 0", "schedule.ingest_interval"),
+        ("max_items = 20", "max_items = 0", "feeds.max_items"),
+        ("max_connections = 4", "max_connections = -1", "smtp.max_connections"),
+        ("first_digest_days = 7", "first_digest_days = -1", "digest.first_digest_days"),
+    ],
+)
+def test_out_of_range_numbers(old: str, new: str, key: str) -> None:
+    assert key in str(config_error(replaced(old, new)))
+
+
+def test_bad_regex_in_cta_patterns() -> None:
+    message = str(config_error(replaced("[cta]", '[cta]\npatterns = ["ok", "(unclosed"]')))
+    assert "cta.patterns[1]" in message
+    assert "(unclosed" in message
+
+
+def test_bad_subscriber_email() -> None:
+    message = str(config_error(replaced('email = "reader@example.org"', 'email = "not-an-email"')))
+    assert "subscribers[0].email" in message
+    assert "not-an-email" in message
+
+
+def test_subscriber_with_unknown_key() -> None:
+    text = BUNDLED + '\n[[subscribers]]\nemail = "b@example.org"\nphone = "123"\n'
+    assert "subscribers[1]" in str(config_error(text))
+
+
+def test_subscriber_email_is_normalised() -> None:
+    cfg = parse(MINIMAL + '[[subscribers]]\nemail = "Reader@EXAMPLE.org"\n')
+    assert cfg.subscribers[0].email == "Reader@example.org"
+    assert cfg.subscribers[0].name == ""
+
+
+def test_bad_from_address() -> None:
+    message = str(
+        config_error(
+            replaced('from = "The Astana Times <newsletter@example.org>"', 'from = "nobody"')
+        )
+    )
+    assert "email.from" in message
+
+
+def test_missing_site_table() -> None:
+    without_site = BUNDLED.split("[paths]", 1)[1]
+    assert "[site]" not in without_site
+    message = str(config_error("[paths]" + without_site))
+    assert ": site: " in message
+    assert "required" in message
+
+
+def test_missing_required_site_key() -> None:
+    assert "site.url" in str(config_error('[site]\ntitle = "x"\n'))
+    assert "site.title" in str(config_error('[site]\nurl = "https://e.org/"\n'))
+
+
+def test_section_that_is_not_a_table() -> None:
+    assert "feeds" in str(config_error(MINIMAL + 'feeds = "x"\n'))
+
+
+def test_invalid_toml_names_the_file() -> None:
+    message = str(config_error("[site\n"))
+    assert "/srv/pub/config.toml" in message
+    assert "TOML" in message
+
+
+# --- secrets and e-mail defaults ------------------------------------------------------------
+
+
+def test_secrets_come_only_from_the_env_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNDICATE_SECRET", "from-process-env")
+    monkeypatch.setenv("SYNDICATE_SMTP_PASSWORD", "from-process-env")
+    cfg = parse(BUNDLED, env={})
+    assert cfg.email.secret is None
+    assert cfg.smtp.password is None
+    cfg = parse(BUNDLED, env={"SYNDICATE_SECRET": "s3cret", "SYNDICATE_SMTP_PASSWORD": "pw"})
+    assert cfg.email.secret == "s3cret"
+    assert cfg.smtp.password == "pw"
+    assert "s3cret" not in repr(cfg)
+    assert "'pw'" not in repr(cfg)
+
+
+def test_secret_env_names_are_configurable() -> None:
+    text = MINIMAL + '[email]\nsecret_env = "MY_SECRET"\n[smtp]\npassword_env = "MY_PW"\n'
+    cfg = parse(text, env={"SYNDICATE_SECRET": "wrong", "MY_SECRET": "right", "MY_PW": "pw"})
+    assert cfg.email.secret == "right"
+    assert cfg.smtp.password == "pw"
+
+
+def test_empty_env_value_means_no_secret() -> None:
+    assert parse(MINIMAL, env={"SYNDICATE_SECRET": ""}).email.secret is None
+
+
+@pytest.mark.parametrize(("section", "key"), [("email", "secret"), ("smtp", "password")])
+def test_secrets_cannot_be_written_in_the_file(section: str, key: str) -> None:
+    message = str(config_error(MINIMAL + f'[{section}]\n{key} = "plain"\n'))
+    assert f"{section}.{key}" in message
+
+
+def test_from_key_maps_to_sender() -> None:
+    cfg = parse(BUNDLED)
+    assert cfg.email.sender == "The Astana Times <newsletter@example.org>"
+    message = str(config_error(MINIMAL + '[email]\nsender = "a@example.org"\n'))
+    assert "email.sender" in message
+    assert "from" in message
+
+
+def test_default_sender_and_unsubscribe_url() -> None:
+    cfg = parse(MINIMAL)
+    assert cfg.email.sender == "Example News <newsletter@news.example.org>"
+    assert cfg.email.unsubscribe_url == "https://news.example.org/unsubscribe?token={token}"
+    assert "{token}" in parse(BUNDLED).email.unsubscribe_url
+
+
+def test_unsubscribe_url_must_contain_token() -> None:
+    bad = MINIMAL + '[email]\nunsubscribe_url = "https://e.org/unsub"\n'
+    assert "email.unsubscribe_url" in str(config_error(bad))
+    good = MINIMAL + '[email]\nunsubscribe_url = "https://e.org/u/{token}"\n'
+    assert parse(good).email.unsubscribe_url == "https://e.org/u/{token}"
+
+
+def test_config_is_frozen() -> None:
+    cfg = parse(MINIMAL)
+    with pytest.raises(AttributeError):
+        cfg.site = cfg.site  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        parse(BUNDLED).cta.links["X"] = "y"  # type: ignore[index]
+
+
+def test_cta_patterns_compile() -> None:
+    cfg = parse(replaced("[cta]", '[cta]\npatterns = ["(?i)^follow us"]'))
+    assert cfg.cta.patterns == ("(?i)^follow us",)
+    assert re.compile(cfg.cta.patterns[0]).search("Follow us on X")
+
+
+# --- load_config ----------------------------------------------------------------------------
+
+
+def test_load_config_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "config.toml"
+    with pytest.raises(ConfigError) as info:
+        load_config(missing, env={})
+    assert str(missing) in str(info.value)
+    assert "not found" in str(info.value)
+
+
+def test_load_config_reads_file_and_resolves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.toml").write_text(BUNDLED, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(Path("config.toml"), env={"SYNDICATE_SECRET": "k"})
+    assert cfg.path == tmp_path / "config.toml"
+    assert cfg.paths.articles == tmp_path / "articles"
+    assert cfg.email.secret == "k"
+
+
+def test_load_config_accepts_utf8_bom(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert load_config(path, env={}).site.title == "Example News"
+
+
+def test_load_config_bad_encoding_is_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[site]\ntitle = "Caf\xe9"\nurl = "https://e.org/"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(path) in str(info.value)
+
+
+def test_load_config_bundled_file() -> None:
+    cfg = load_config(ROOT / "config.toml", env={})
+    assert cfg.paths.articles == ROOT / "articles"
+    assert (cfg.paths.articles / "000_f36433ad3d5972c7.txt").is_file()

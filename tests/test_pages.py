@@ -1,0 +1,414 @@
+"""The web archive of syndicate.render.pages: pagination, article pages, autodiscovery, escaping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import html5lib
+import lxml.html
+import pytest
+
+from syndicate.errors import RenderError
+from syndicate.models import Article, Digest, Entry
+from syndicate.render.common import Site, make_environment, render_template
+from syndicate.render.pages import archive
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # /work/main/templates
+BASE = datetime(2024, 3, 10, 8, 0, tzinfo=UTC)
+NASTY = "<script>alert(1)</script>"
+
+
+def make_site(**overrides: Any) -> Site:
+    values: dict[str, Any] = {
+        "title": "The Gazette",
+        "url": "https://example.org/",
+        "description": "Local news, slowly",
+        "language": "en",
+        "tz": ZoneInfo("Europe/Helsinki"),
+        "cta_text": "Get every story by email, once a week.",
+        "cta_url": "https://example.org/join",
+        "cta_button": "Sign me up",
+        "cta_links": {
+            "Mastodon": "https://social.example/@gazette",
+            "Bluesky": "https://bsky.example/g",
+        },
+        "max_items": 20,
+        "page_size": 20,
+    }
+    values.update(overrides)
+    return Site(**values)
+
+
+def make_entry(
+    n: int, *, published: datetime | None = None, updated: datetime | None = None, **fields: Any
+) -> Entry:
+    """Entry number n; higher numbers are newer (one day apart) unless times are given."""
+    article_fields: dict[str, Any] = {
+        "id": f"story-{n}",
+        "source": f"story-{n}.md",
+        "title": f"Story number {n}",
+        "slug": f"story-{n}",
+        "body_html": f"<p>Body paragraph of story {n}.</p>\n<p>Second <em>paragraph</em>.</p>\n",
+        "body_text": f"Body paragraph of story {n}.\n\nSecond paragraph.",
+        "summary": f"Summary of story {n}.",
+        "content_hash": f"hash-{n}",
+        "author": "Ann Author",
+        "tags": ("news", "city hall"),
+    }
+    article_fields.update(fields)
+    when = published or BASE + timedelta(days=n)
+    return Entry(Article(**article_fields), when, updated or when)
+
+
+def newest_first(count: int) -> list[Entry]:
+    return [make_entry(n) for n in range(count, 0, -1)]
+
+
+def make_digest(digest_id: str = "2024-03-15") -> Digest:
+    web = (
+        "<!DOCTYPE html>\n<html><head><title>Digest</title></head>"
+        f"<body><p>Web version of {digest_id}</p></body></html>\n"
+    )
+    return Digest(
+        id=digest_id,
+        created=BASE,
+        subject="The Gazette: Story number 3 and 2 more",
+        html="<p>email %%synx:email%%</p>",
+        text="text %%synx:email%%",
+        web_html=web,
+        marker="synx",
+        article_ids=("story-3", "story-2", "story-1"),
+    )
+
+
+@pytest.fixture
+def env() -> Any:
+    return make_environment(TEMPLATES)
+
+
+def doc(data: bytes) -> Any:
+    return lxml.html.document_fromstring(data)
+
+
+def teaser_links(data: bytes) -> list[str]:
+    return [a.get("href") for a in doc(data).xpath("//article[@class='teaser']//h2/a")]
+
+
+def html_pages(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {path: data for path, data in files.items() if path.endswith(".html")}
+
+
+# --- the file set -----------------------------------------------------------------------------
+
+
+def test_archive_file_set(env: Any) -> None:
+    files = archive(env, make_site(), newest_first(3), [make_digest()])
+    assert sorted(files) == [
+        "articles/story-1.html",
+        "articles/story-2.html",
+        "articles/story-3.html",
+        "digests/2024-03-15.html",
+        "index.html",
+        "style.css",
+        "subscribe.html",
+    ]
+    assert all(isinstance(v, bytes) for v in files.values())
+
+
+def test_style_css_is_the_bundled_stylesheet(env: Any) -> None:
+    files = archive(env, make_site(), newest_first(1), [])
+    assert files["style.css"] == (TEMPLATES / "style.css").read_bytes()
+
+
+def test_empty_archive_has_an_index_saying_so(env: Any) -> None:
+    files = archive(env, make_site(), [], [])
+    assert sorted(files) == ["index.html", "style.css", "subscribe.html"]
+    assert "Nothing published yet." in files["index.html"].decode()
+
+
+def test_rendering_is_deterministic(env: Any) -> None:
+    args = (make_site(page_size=2), newest_first(5), [make_digest()])
+    assert archive(env, *args) == archive(make_environment(TEMPLATES), *args)
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+
+def test_single_page_has_no_pager(env: Any) -> None:
+    files = archive(env, make_site(page_size=5), newest_first(5), [])
+    assert not any(path.startswith("page/") for path in files)
+    assert doc(files["index.html"]).xpath("//nav[@class='pager']") == []
+    assert len(teaser_links(files["index.html"])) == 5
+
+
+def test_pagination_splits_entries_newest_first_each_exactly_once(env: Any) -> None:
+    entries = newest_first(7)
+    files = archive(env, make_site(page_size=3), entries, [])
+
+    assert [
+        p for p in ("index.html", "page/2.html", "page/3.html", "page/4.html") if p in files
+    ] == [
+        "index.html",
+        "page/2.html",
+        "page/3.html",
+    ]
+    assert "page/1.html" not in files
+    shown = [
+        *teaser_links(files["index.html"]),
+        *teaser_links(files["page/2.html"]),
+        *teaser_links(files["page/3.html"]),
+    ]
+    expected = [f"https://example.org/articles/story-{n}.html" for n in range(7, 0, -1)]
+    assert shown == expected  # every entry once, newest first, in page order
+    assert [len(teaser_links(files[p])) for p in ("index.html", "page/2.html", "page/3.html")] == [
+        3,
+        3,
+        1,
+    ]
+
+
+def test_pagination_links(env: Any) -> None:
+    files = archive(env, make_site(page_size=2), newest_first(5), [])
+
+    def pager(path: str) -> tuple[str | None, str | None, str]:
+        tree = doc(files[path])
+        prev = tree.xpath("//nav[@class='pager']/a[@rel='prev']/@href")
+        nxt = tree.xpath("//nav[@class='pager']/a[@rel='next']/@href")
+        label = tree.xpath("string(//nav[@class='pager']/span)")
+        return (prev[0] if prev else None, nxt[0] if nxt else None, label)
+
+    assert pager("index.html") == (None, "https://example.org/page/2.html", "Page 1 of 3")
+    assert pager("page/2.html") == (
+        "https://example.org/index.html",
+        "https://example.org/page/3.html",
+        "Page 2 of 3",
+    )
+    assert pager("page/3.html") == ("https://example.org/page/2.html", None, "Page 3 of 3")
+    assert "page 2" in doc(files["page/2.html"]).findtext(".//title")
+
+
+def test_entries_exactly_filling_pages_make_no_empty_page(env: Any) -> None:
+    files = archive(env, make_site(page_size=2), newest_first(4), [])
+    assert "page/2.html" in files
+    assert "page/3.html" not in files
+    assert doc(files["page/2.html"]).xpath("//nav[@class='pager']/a[@rel='next']") == []
+
+
+# --- article pages ----------------------------------------------------------------------------
+
+
+def test_article_page_has_title_date_author_tags_body_and_cta(env: Any) -> None:
+    # 23:30 UTC on 1 March is 1:30 on 2 March in Helsinki: the page shows the site's date.
+    entry = make_entry(
+        1,
+        published=datetime(2024, 3, 1, 23, 30, tzinfo=UTC),
+        author="Zoë Writer",
+        tags=("politics", "city hall"),
+        body_html="<p>The council met <strong>again</strong>.</p>\n",
+        summary="The council met again.",
+    )
+    site = make_site()
+    page = archive(env, site, [entry], [])["articles/story-1.html"]
+    tree = doc(page)
+
+    assert tree.findtext(".//h1") == "Story number 1"
+    assert tree.findtext(".//title") == "Story number 1 · The Gazette"
+    time = tree.xpath("//article//time")[0]
+    assert time.text == "2 March 2024"
+    assert time.get("datetime") == "2024-03-02T01:30:00+02:00"
+    assert "Zoë Writer" in tree.xpath("string(//article//p[@class='meta'])")
+    assert tree.xpath("//article//span[@class='tag']/text()") == ["politics", "city hall"]
+    body = tree.xpath("//article//div[@class='body']")[0]
+    assert body.xpath("string(.//strong)") == "again"  # body HTML is kept as markup
+    assert tree.xpath("//meta[@name='description']/@content") == ["The council met again."]
+    assert tree.xpath("//link[@rel='canonical']/@href") == [
+        "https://example.org/articles/story-1.html"
+    ]
+
+    cta = tree.xpath("//aside[@class='cta']")[0]
+    assert "Get every story by email, once a week." in cta.text_content()
+    button = cta.xpath(".//a[@class='button']")[0]
+    assert button.text == "Sign me up"
+    assert button.get("href") == "https://example.org/join"
+    assert [(a.text, a.get("href")) for a in cta.xpath(".//p[@class='social']/a")] == [
+        ("Mastodon", "https://social.example/@gazette"),
+        ("Bluesky", "https://bsky.example/g"),
+    ]
+
+
+def test_article_without_author_tags_or_cta_links(env: Any) -> None:
+    entry = make_entry(1, author=None, tags=())
+    site = make_site(cta_links={}, cta_url="")
+    tree = doc(archive(env, site, [entry], [])["articles/story-1.html"])
+    assert tree.xpath("//p[@class='tags']") == []
+    assert tree.xpath("normalize-space(//article//p[@class='meta'])") == "11 March 2024"
+    assert tree.xpath("//p[@class='social']") == []
+    # with no CTA URL configured the button leads to the archive's own subscribe page
+    assert tree.xpath("//aside[@class='cta']//a[@class='button']/@href") == [
+        "https://example.org/subscribe.html"
+    ]
+
+
+def test_article_page_shows_a_later_update(env: Any) -> None:
+    entry = make_entry(1, updated=BASE + timedelta(days=20))
+    tree = doc(archive(env, make_site(), [entry], [])["articles/story-1.html"])
+    times = tree.xpath("//article//p[@class='meta']//time/text()")
+    assert times == ["11 March 2024", "30 March 2024"]
+    assert "updated" in tree.xpath("string(//article//p[@class='meta'])")
+
+
+def test_every_entry_gets_an_article_page(env: Any) -> None:
+    entries = newest_first(5)
+    files = archive(env, make_site(page_size=2), entries, [])
+    for entry in entries:
+        tree = doc(files[f"articles/{entry.article.slug}.html"])
+        assert tree.findtext(".//h1") == entry.article.title
+
+
+# --- digests and subscribe page -------------------------------------------------------------
+
+
+def test_digest_pages_are_the_digests_web_html(env: Any) -> None:
+    digests = [make_digest("2024-03-15"), make_digest("2024-03-22")]
+    files = archive(env, make_site(), newest_first(2), digests)
+    for digest in digests:
+        assert files[f"digests/{digest.id}.html"] == digest.web_html.encode("utf-8")
+    assert b"%%synx" not in files["digests/2024-03-15.html"]
+
+
+def test_subscribe_page_lists_both_feeds_and_the_cta(env: Any) -> None:
+    tree = doc(archive(env, make_site(), newest_first(1), [])["subscribe.html"])
+    feeds = [(a.text, a.get("href")) for a in tree.xpath("//ul[@class='feeds']//a")]
+    assert feeds == [
+        ("https://example.org/rss.xml", "https://example.org/rss.xml"),
+        ("https://example.org/atom.xml", "https://example.org/atom.xml"),
+    ]
+    assert tree.xpath("//aside[@class='cta']//a[@class='button']/@href") == [
+        "https://example.org/join"
+    ]
+
+
+# --- on every page ----------------------------------------------------------------------------
+
+
+def test_every_templated_page_has_absolute_feed_autodiscovery(env: Any) -> None:
+    files = archive(env, make_site(page_size=2), newest_first(5), [make_digest()])
+    templated = [p for p in html_pages(files) if not p.startswith("digests/")]
+    assert len(templated) == 3 + 5 + 1  # index + 2 more pages, 5 articles, subscribe
+    for path in templated:
+        tree = doc(files[path])
+        rss = tree.xpath("//head/link[@rel='alternate'][@type='application/rss+xml']/@href")
+        atom = tree.xpath("//head/link[@rel='alternate'][@type='application/atom+xml']/@href")
+        assert rss == ["https://example.org/rss.xml"], path
+        assert atom == ["https://example.org/atom.xml"], path
+        assert tree.xpath("//head/link[@rel='stylesheet']/@href") == [
+            "https://example.org/style.css"
+        ], path
+        assert tree.get("lang") == "en", path
+
+
+def test_every_page_parses_as_html(env: Any) -> None:
+    entries = [make_entry(3, title=NASTY), make_entry(2, tags=("a&b",)), make_entry(1)]
+    files = archive(env, make_site(page_size=2), entries, [make_digest()])
+    pages = html_pages(files)
+    assert len(pages) == 2 + 3 + 1 + 1
+    for path, data in pages.items():
+        assert data.startswith(b"<!DOCTYPE html>"), path
+        parser = html5lib.HTMLParser(strict=True)
+        parser.parse(data.decode("utf-8"))  # strict: raises on any HTML parse error
+        assert parser.errors == [], path
+        tree = doc(data)
+        assert tree.find("head") is not None, path
+        assert tree.find("body") is not None, path
+
+
+@pytest.mark.parametrize("field", ["title", "summary", "author", "tags"])
+def test_markup_in_article_fields_is_escaped_everywhere(env: Any, field: str) -> None:
+    value: Any = (NASTY,) if field == "tags" else NASTY
+    entry = make_entry(1, **{field: value})
+    files = archive(env, make_site(), [entry], [])
+    for path, data in html_pages(files).items():
+        assert b"<script" not in data, path
+    article = files["articles/story-1.html"].decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in article
+    tree = doc(files["articles/story-1.html"])
+    shown = [tree.text_content(), *tree.xpath("//meta[@name='description']/@content")]
+    assert any(NASTY in text for text in shown)  # the reader sees the text, not markup
+
+
+def test_markup_in_site_title_and_cta_is_escaped(env: Any) -> None:
+    site = make_site(
+        title=f"Gazette {NASTY}",
+        description=f"News {NASTY}",
+        cta_text=f"Join {NASTY}",
+        cta_button=f"Go {NASTY}",
+        cta_links={f"M {NASTY}": "https://social.example/@g"},
+    )
+    files = archive(env, site, newest_first(2), [])
+    for path, data in html_pages(files).items():
+        assert b"<script" not in data, path
+    assert doc(files["index.html"]).findtext(".//h1") == f"Gazette {NASTY}"
+
+
+# --- templates: user overrides and errors ---------------------------------------------------
+
+
+def test_users_templates_override_the_bundled_ones(tmp_path: Path) -> None:
+    (tmp_path / "index.html.j2").write_text(
+        "<!DOCTYPE html>\n<title>{{ site.title }}</title>"
+        "<p id=custom>{{ entries | length }} of page {{ page }}/{{ pages }}</p>\n"
+    )
+    (tmp_path / "style.css").write_text("body { color: red; }\n")
+    files = archive(make_environment(tmp_path), make_site(page_size=2), newest_first(3), [])
+    assert doc(files["index.html"]).xpath("string(//p[@id='custom'])") == "2 of page 1/2"
+    assert doc(files["page/2.html"]).xpath("string(//p[@id='custom'])") == "1 of page 2/2"
+    assert files["style.css"] == b"body { color: red; }\n"
+    # templates the user did not provide still come from syndicate's bundled set
+    assert doc(files["articles/story-1.html"]).findtext(".//h1") == "Story number 1"
+
+
+def test_users_partial_template_is_used_by_bundled_pages(tmp_path: Path) -> None:
+    (tmp_path / "cta.html.j2").write_text('<aside id="my-cta">{{ site.cta_button }}</aside>\n')
+    files = archive(make_environment(tmp_path), make_site(), newest_first(1), [])
+    for path in ("articles/story-1.html", "subscribe.html"):
+        assert doc(files[path]).xpath("string(//aside[@id='my-cta'])") == "Sign me up", path
+
+
+def test_missing_template_is_a_render_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "article.html.j2").write_text(
+        '{% extends "base.html.j2" %}{% block main %}{% include "byline.html.j2" %}{% endblock %}\n'
+    )
+    with pytest.raises(RenderError) as caught:
+        archive(make_environment(tmp_path), make_site(), newest_first(1), [])
+    assert "byline.html.j2" in str(caught.value)
+    assert "not found" in str(caught.value)
+
+
+def test_render_template_with_unknown_name_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match=r"'no-such-page\.html\.j2'"):
+        render_template(make_environment(TEMPLATES), "no-such-page.html.j2", site=make_site())
+
+
+def test_jinja_syntax_error_is_a_render_error_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "subscribe.html.j2").write_text("<!DOCTYPE html>\n<p>fine</p>\n{% for %}\n")
+    with pytest.raises(RenderError) as caught:
+        archive(make_environment(tmp_path), make_site(), newest_first(1), [])
+    message = str(caught.value)
+    assert f"{tmp_path / 'subscribe.html.j2'}:3:" in message
+    assert "Expected an expression" in message
+    assert caught.value.__cause__ is None  # reported as a RenderError, not a jinja2 chain
+
+
+def test_unclosed_block_is_a_render_error(tmp_path: Path) -> None:
+    (tmp_path / "article.html.j2").write_text("{% if entry %}\n<p>never closed</p>\n")
+    with pytest.raises(RenderError, match=r"article\.html\.j2:\d+: Unexpected end of template"):
+        archive(make_environment(tmp_path), make_site(), newest_first(1), [])
+
+
+def test_undefined_variable_is_a_render_error(tmp_path: Path) -> None:
+    (tmp_path / "index.html.j2").write_text("<!DOCTYPE html>\n<p>{{ site.no_such_field }}</p>\n")
+    with pytest.raises(RenderError, match=r"index\.html\.j2.*no_such_field"):
+        archive(make_environment(tmp_path), make_site(), newest_first(1), [])

@@ -1,0 +1,187 @@
+"""Store on real SQLite files: schema and migrations, article changes, digests, the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from syndicate.errors import StoreError
+from syndicate.ingest import Changes
+from syndicate.models import Article, Digest, FileStat, Subscriber
+from syndicate.store import SCHEMA_VERSION, Store, schema
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def article(
+    ident: str, *, content: str = "v1", date: datetime | None = None, source: str = ""
+) -> Article:
+    return Article(
+        id=ident, source=source or f"{ident}.txt", title=f"Title {ident}", slug=ident,
+        body_html=f"<p>{content}</p>", body_text=content, summary=content,
+        content_hash=f"hash-{ident}-{content}", date=date, tags=("a", "b"),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(f"sqlite:///{tmp_path}/state/db.sqlite")
+
+
+def digest(ident: str, ids: tuple[str, ...]) -> Digest:
+    return Digest(ident, T0, "subject", "<p>html</p>", "text", "<p>web</p>", "m", ids)
+
+
+def test_open_creates_schema_and_reopens(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/new/state.db"
+    Store.open(url).close()
+    assert (tmp_path / "new" / "state.db").exists()
+    again = Store.open(url)
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+
+def test_newer_schema_is_refused_untouched(store: Store) -> None:
+    store.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(str(store.engine.url))
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION + 1)
+
+
+def test_migration_steps_run_in_order(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = []
+
+    def step(conn: sa.engine.Connection) -> None:
+        conn.execute(sa.text("CREATE TABLE migrated_marker (x INTEGER)"))
+        ran.append(SCHEMA_VERSION - 1)
+
+    store.set_meta("schema_version", str(SCHEMA_VERSION - 1))
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION - 1, step)
+    reopened = Store.open(str(store.engine.url))
+    assert ran == [SCHEMA_VERSION - 1]
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert sa.inspect(reopened.engine).has_table("migrated_marker")
+
+
+def test_new_changed_moved_removed(store: Store) -> None:
+    store.apply(Changes(new=(article("a"), article("b", date=T0 - timedelta(days=3)))), {}, T0)
+    later = T0 + timedelta(hours=1)
+    store.apply(
+        Changes(changed=(article("a", content="v2"),), moved=(article("b", source="b2.txt"),)),
+        {},
+        later,
+    )
+    entries = {e.article.id: e for e in store.entries()}
+    assert entries["a"].article.body_text == "v2"
+    assert entries["a"].published == T0  # first seen, no front-matter date
+    assert entries["a"].updated == later  # an edit bumps updated
+    assert entries["b"].article.source == "b2.txt"
+    assert entries["b"].published == T0 - timedelta(days=3)
+    store.apply(Changes(removed=("a",)), {}, later)
+    assert [e.article.id for e in store.entries()] == ["b"]
+    assert set(store.known_articles()) == {"b"}
+
+
+def test_entries_are_newest_first_and_aware(store: Store) -> None:
+    store.apply(
+        Changes(new=tuple(article(f"x{n}", date=T0 + timedelta(days=n)) for n in range(5))), {}, T0
+    )
+    published = [e.published for e in store.entries()]
+    assert published == sorted(published, reverse=True)
+    assert all(p.tzinfo is not None for p in published)
+    assert len(store.entries(limit=2)) == 2
+
+
+def test_removed_article_that_returns_keeps_first_seen(store: Store) -> None:
+    store.apply(Changes(new=(article("a"),)), {}, T0)
+    store.apply(Changes(removed=("a",)), {}, T0 + timedelta(days=1))
+    store.apply(Changes(new=(article("a", content="back"),)), {}, T0 + timedelta(days=2))
+    (entry,) = store.entries()
+    assert entry.published == T0 and entry.article.body_text == "back"
+
+
+def test_file_stats_skip_problem_files(store: Store) -> None:
+    from syndicate.models import ArticleProblem
+
+    stats = {"a.txt": FileStat("a.txt", 10, 123), "bad.txt": FileStat("bad.txt", 1, 5)}
+    store.apply(
+        Changes(new=(article("a"),), problems=(ArticleProblem("bad.txt", 1, "x"),)), stats, T0
+    )
+    assert store.file_stats() == {"a.txt": FileStat("a.txt", 10, 123)}
+
+
+def test_freeze_digest_claims_articles_and_queues_active_subscribers(store: Store) -> None:
+    store.apply(Changes(new=(article("a"), article("b"), article("old"))), {}, T0)
+    store.add_subscribers([Subscriber("one@example.org", "One"), Subscriber("two@example.org")], T0)
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.subscribers.update()
+            .where(schema.subscribers.c.email == "two@example.org")
+            .values(status="unsubscribed")
+        )
+    queued = store.freeze_digest(digest("d1", ("a", "b")), ["old"], T0)
+    assert queued == 1
+    assert [d.email for d in store.open_deliveries()] == ["one@example.org"]
+    assert store.digest_candidates() == []  # claimed or exempt
+    assert store.last_digest_time() == T0
+    assert [d.id for d in store.digests()] == ["d1"]
+
+
+def test_an_article_is_never_in_two_digests(store: Store) -> None:
+    store.apply(Changes(new=(article("a"),)), {}, T0)
+    store.add_subscribers([Subscriber("one@example.org")], T0)
+    store.freeze_digest(digest("d1", ("a",)), [], T0)
+    with pytest.raises(StoreError, match="already in another digest"):
+        store.freeze_digest(digest("d2", ("a",)), [], T0)
+    # the failed freeze left nothing behind: one digest, one delivery
+    assert [d.id for d in store.digests()] == ["d1"]
+    assert len(store.open_deliveries()) == 1
+
+
+def test_config_subscribers_never_reactivate_an_unsubscribed_address(store: Store) -> None:
+    assert store.add_subscribers([Subscriber("a@example.org", "A")], T0) == 1
+    with store.engine.begin() as conn:
+        conn.execute(schema.subscribers.update().values(status="unsubscribed"))
+    assert store.add_subscribers([Subscriber("a@example.org", "New name")], T0) == 0
+    assert store.subscribers() == [Subscriber("a@example.org", "New name", "unsubscribed")]
+
+
+def test_ledger_transitions_and_counts(store: Store) -> None:
+    store.apply(Changes(new=(article("a"),)), {}, T0)
+    store.add_subscribers([Subscriber(f"{n}@example.org") for n in range(3)], T0)
+    store.freeze_digest(digest("d1", ("a",)), [], T0)
+    first, second, third = store.open_deliveries()
+    store.mark_delivery(first, "sending", T0)
+    store.mark_delivery(first, "sent", T0)
+    store.mark_delivery(second, "sending", T0)  # a crash here leaves it `sending`
+    store.mark_delivery(third, "sending", T0)
+    store.mark_delivery(third, "failed", T0, "550 no such user")
+    still_open = store.open_deliveries()
+    assert [(d.email, d.status, d.attempts) for d in still_open] == [
+        ("1@example.org", "sending", 1)
+    ]
+    counts = store.counts()
+    assert counts["deliveries_sent"] == 1 and counts["deliveries_failed"] == 1
+    assert counts["articles"] == 1 and counts["digests"] == 1 and counts["subscribers"] == 3
+
+
+def test_unused_digest_id(store: Store) -> None:
+    assert store.unused_digest_id("2026-11-28") == "2026-11-28"
+    store.apply(Changes(new=(article("a"), article("b"))), {}, T0)
+    store.freeze_digest(digest("2026-11-28", ("a",)), [], T0)
+    assert store.unused_digest_id("2026-11-28") == "2026-11-28-2"
+    store.freeze_digest(digest("2026-11-28-2", ("b",)), [], T0)
+    assert store.unused_digest_id("2026-11-28") == "2026-11-28-3"
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="naive"):
+        store.apply(Changes(new=(article("a"),)), {}, datetime(2026, 1, 1))
+
+
+def test_runs_are_recorded(store: Store) -> None:
+    assert store.last_run() is None
+    store.record_run(T0, T0 + timedelta(seconds=3), 1, "new=1")
+    assert store.last_run() == (T0 + timedelta(seconds=3), 1, "new=1")
