@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
-from syndicate.models import Article, Delivery, Digest, Entry, FileStat, Subscriber
+from syndicate.models import Article, Digest, Entry, FileStat
+from syndicate.store.ledger import Ledger
 from syndicate.store.schema import (
+    LIVE,
     MIGRATIONS,
     SCHEMA_VERSION,
     articles,
@@ -29,7 +31,6 @@ from syndicate.store.schema import (
     files,
     md,
     meta,
-    runs,
     subscribers,
 )
 
@@ -80,11 +81,10 @@ def _article_values(article: Article) -> dict[str, Any]:
     }
 
 
-_LIVE = articles.c.deleted_at.is_(None)
 _NEWEST = (sa.func.coalesce(articles.c.date, articles.c.first_seen).desc(), articles.c.id)
 
 
-class Store:
+class Store(Ledger):
     """The one gateway to the state database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -162,7 +162,7 @@ class Store:
         with self._tx(write=False) as conn:
             return {
                 r.id: Known(r.id, r.source, r.slug, r.content_hash)
-                for r in conn.execute(query.where(_LIVE))
+                for r in conn.execute(query.where(LIVE))
             }
 
     def file_stats(self) -> dict[str, FileStat]:
@@ -215,7 +215,7 @@ class Store:
             return [
                 _entry(r)
                 for r in conn.execute(
-                    sa.select(articles).where(_LIVE).order_by(*_NEWEST).limit(limit)
+                    sa.select(articles).where(LIVE).order_by(*_NEWEST).limit(limit)
                 )
             ]
 
@@ -224,7 +224,7 @@ class Store:
     def digest_candidates(self) -> list[Entry]:
         """Published articles that are in no digest yet, newest first."""
         query = sa.select(articles).where(
-            _LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
+            LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
         )
         with self._tx(write=False) as conn:
             return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST))]
@@ -304,96 +304,6 @@ class Store:
                 )
                 for r in rows
             ]
-
-    # -- subscribers and deliveries ---------------------------------------------------------
-
-    def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
-        """Insert new addresses and refresh names; never reactivate an unsubscribed one."""
-        added = 0
-        with self._tx() as conn:
-            for person in people:
-                query = subscribers.update().where(subscribers.c.email == person.email)
-                if conn.execute(query.values(name=person.name, updated=now)).rowcount == 0:
-                    conn.execute(
-                        subscribers.insert().values(
-                            email=person.email,
-                            name=person.name,
-                            status=person.status,
-                            created=now,
-                            updated=now,
-                        )
-                    )
-                    added += 1
-        return added
-
-    def subscribers(self) -> list[Subscriber]:
-        with self._tx(write=False) as conn:
-            return [
-                Subscriber(r.email, r.name, r.status)
-                for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
-            ]
-
-    def open_deliveries(self) -> list[Delivery]:
-        """Messages still to deliver: pending, or left `sending` by a crash."""
-        query = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
-        with self._tx(write=False) as conn:
-            rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
-            return [
-                Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
-                for r in rows
-            ]
-
-    def mark_delivery(
-        self, delivery: Delivery, status: str, now: datetime, error: str = ""
-    ) -> None:
-        """Move one ledger row to `status` and commit at once (the ledger is per message)."""
-        attempts = deliveries.c.attempts + (1 if status == "sending" else 0)
-        key = (deliveries.c.digest_id == delivery.digest_id) & (
-            deliveries.c.email == delivery.email
-        )
-        with self._tx() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(key)
-                .values(status=status, attempts=attempts, last_error=error, updated=now)
-            )
-
-    def counts(self) -> dict[str, int]:
-        """Figures for `syndicate status`."""
-        with self._tx(write=False) as conn:
-            figures = {
-                "articles": conn.scalar(
-                    sa.select(sa.func.count()).select_from(articles).where(_LIVE)
-                )
-                or 0,
-                "digests": conn.scalar(sa.select(sa.func.count()).select_from(digests)) or 0,
-                "subscribers": conn.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(subscribers)
-                    .where(subscribers.c.status == "active")
-                )
-                or 0,
-            }
-            by_state = conn.execute(
-                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
-            )
-            figures |= {f"deliveries_{status}": n for status, n in by_state}
-        return figures
-
-    def record_run(
-        self, started: datetime, finished: datetime, exit_code: int, summary: str
-    ) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                runs.insert().values(
-                    started=started, finished=finished, exit_code=exit_code, summary=summary
-                )
-            )
-
-    def last_run(self) -> tuple[datetime, int, str] | None:
-        with self._tx(write=False) as conn:
-            row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
-        return None if row is None else (row.finished, row.exit_code, row.summary)
 
 
 def _redact(url: str) -> str:

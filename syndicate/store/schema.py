@@ -67,6 +67,8 @@ articles = sa.Table(
     sa.Column("digest_id", sa.String(64)),
     sa.Column("digest_exempt", sa.Boolean, nullable=False, default=False),
 )
+LIVE = articles.c.deleted_at.is_(None)  # a published (not removed) article
+
 digests = sa.Table(
     "digests",
     md,

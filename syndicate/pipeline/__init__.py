@@ -1,0 +1,175 @@
+"""One pass of syndicate: ingest -> store -> render -> deliver, under the run lock.
+
+`run_once(config, now)` is what cron and the scheduler call; the CLI commands are thin wrappers
+around the functions here. This package decides the order of the stages and nothing else: it
+holds no SQL, no parsing and no markup, and it never reads the clock (`now` is passed in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+
+from syndicate import deliver, ingest
+from syndicate.config import Config
+from syndicate.errors import ConfigError
+from syndicate.models import Entry, RunReport
+from syndicate.pipeline.digests import digest_due, freeze
+from syndicate.pipeline.mail import deliver_pending
+from syndicate.pipeline.pickup import pick_up
+from syndicate.render import feeds, pages
+from syndicate.render.common import Site, make_environment, site_for
+from syndicate.store import Store
+
+__all__ = ["check", "deliver_pending", "digest_due", "dry_run", "lock_path", "run_once", "send"]
+
+log = logging.getLogger("syndicate")
+TEMPLATES = (
+    "base.html.j2",
+    "index.html.j2",
+    "article.html.j2",
+    "subscribe.html.j2",
+    "digest.html.j2",
+    "digest.txt.j2",
+    "style.css",
+)
+
+
+def lock_path(config: Config) -> Path:
+    db = config.paths.database
+    if db.startswith("sqlite:///") and db != "sqlite:///:memory:":
+        return Path(db.removeprefix("sqlite:///") + ".lock")
+    return config.path.parent / ".syndicate.lock"
+
+
+def run_once(config: Config, now: datetime, *, force_digest: bool = False) -> RunReport:
+    """One cron-safe pass. Returns a report; if another run holds the lock, does nothing."""
+    with deliver.run_lock(lock_path(config)) as held:
+        if not held:
+            log.info("event=skipped reason=another-run-holds-the-lock lock=%s", lock_path(config))
+            return RunReport(skipped_locked=True)
+        store = Store.open(config.paths.database)
+        try:
+            report = _run(config, store, now, force_digest)
+            store.record_run(now, now, 0 if report.ok else 1, _summary(report))
+            return report
+        finally:
+            store.close()
+
+
+def _summary(report: RunReport) -> str:
+    return (
+        f"new={report.new} changed={report.changed} removed={report.removed} "
+        f"problems={len(report.problems)} digest={report.digest_id or '-'} "
+        f"sent={report.sent} failed={len(report.failed)}"
+    )
+
+
+def site_files(
+    env: jinja2.Environment, site: Site, entries: list[Entry], store: Store
+) -> dict[str, bytes]:
+    """Every file of the output folder, rendered from the state: feeds and the web archive."""
+    return {
+        "rss.xml": feeds.rss(site, entries),
+        "atom.xml": feeds.atom(site, entries),
+        **pages.archive(env, site, entries, store.digests()),
+    }
+
+
+def _run(config: Config, store: Store, now: datetime, force_digest: bool) -> RunReport:
+    added = store.add_subscribers(config.subscribers, now)
+    if added:
+        log.info("event=subscribers-added count=%d source=config", added)
+    changes, warnings = pick_up(config, store, now)
+    env = make_environment(config.paths.templates)
+    entries = store.entries()
+    site = site_for(config, entries)
+    digest_id = None
+    if force_digest or digest_due(config, store.last_digest_time(), now):
+        digest_id = freeze(config, store, env, site, now)
+    files = site_files(env, site, entries, store)
+    result = deliver.publish(config.paths.output, files)
+    log.info(
+        "event=published written=%d removed=%d unchanged=%d",
+        len(result.written),
+        len(result.removed),
+        len(files) - len(result.written),
+    )
+    sent, failed = deliver_pending(config, store, site, now)
+    return RunReport(
+        new=len(changes.new),
+        changed=len(changes.changed),
+        unchanged=changes.unchanged,
+        removed=len(changes.removed),
+        drafts=changes.drafts,
+        problems=changes.problems,
+        warnings=tuple(warnings),
+        files_written=result.written,
+        files_removed=result.removed,
+        digest_id=digest_id,
+        sent=sent,
+        failed=tuple(failed),
+    )
+
+
+def send(config: Config, now: datetime) -> RunReport:
+    """`syndicate send`: deliver pending and retryable messages only."""
+    with deliver.run_lock(lock_path(config)) as held:
+        if not held:
+            return RunReport(skipped_locked=True)
+        store = Store.open(config.paths.database)
+        try:
+            site = site_for(config, store.entries())
+            sent, failed = deliver_pending(config, store, site, now)
+            return RunReport(sent=sent, failed=tuple(failed))
+        finally:
+            store.close()
+
+
+def preview_config(config: Config, folder: Path) -> Config:
+    """A copy of `config` whose state, output and outbox live in `folder` (for --dry-run)."""
+    db = config.paths.database
+    copy = folder / "state.db"
+    if not db.startswith("sqlite:///"):
+        raise ConfigError(
+            "--dry-run and preview need an SQLite state database", key="paths.database"
+        )
+    source = Path(db.removeprefix("sqlite:///"))
+    if source.exists():
+        with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)
+    paths = dataclasses.replace(
+        config.paths,
+        output=folder / "feeds",
+        outbox=folder / "outbox",
+        database=f"sqlite:///{copy}",
+    )
+    email = dataclasses.replace(config.email, delivery="file")
+    return dataclasses.replace(config, paths=paths, email=email)
+
+
+def dry_run(config: Config, now: datetime, *, force_digest: bool = False) -> tuple[RunReport, Path]:
+    """A full pass against a copy of the state, writing only into a new temp folder."""
+    folder = Path(tempfile.mkdtemp(prefix="syndicate-preview-"))
+    return run_once(preview_config(config, folder), now, force_digest=force_digest), folder
+
+
+def check(config: Config) -> tuple[list[str], int]:
+    """Validate templates and every article without writing anything: (problems, articles)."""
+    env = make_environment(config.paths.templates)
+    problems = []
+    for name in TEMPLATES:
+        try:
+            env.get_template(name) if name.endswith(".j2") else env.loader.get_source(env, name)  # type: ignore[union-attr]
+        except jinja2.TemplateError as exc:
+            problems.append(f"{config.paths.templates}/{name}: {exc}")
+    scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
+    changes = ingest.plan({}, scanned)
+    problems += [str(p) for p in changes.problems]
+    return problems + scanned.warnings, len(changes.new)

@@ -1,0 +1,51 @@
+"""Digests: decide whether one is due, and freeze it (render once, record, queue deliveries)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import jinja2
+
+from syndicate.config import Config
+from syndicate.cron import next_fire_after, parse_crontab
+from syndicate.models import Entry
+from syndicate.render.common import Site
+from syndicate.render.digest import render_digest
+from syndicate.store import Store
+
+log = logging.getLogger("syndicate")
+
+
+def digest_due(config: Config, last: datetime | None, now: datetime) -> bool:
+    """Due when there has never been a digest, or the schedule fired since the last one."""
+    if last is None:
+        return True
+    fire = next_fire_after(parse_crontab(config.digest.schedule, config.tz), last)
+    return fire is not None and fire <= now
+
+
+def freeze(
+    config: Config, store: Store, env: jinja2.Environment, site: Site, now: datetime
+) -> str | None:
+    first = store.last_digest_time() is None
+    candidates = store.digest_candidates()
+    exempt: Sequence[Entry] = []
+    if first:  # flood guard: the first digest over an archive takes only recent articles
+        cutoff = now - timedelta(days=config.digest.first_digest_days)
+        exempt = [e for e in candidates if e.published < cutoff]
+        candidates = [e for e in candidates if e.published >= cutoff]
+    if not candidates:
+        log.info("event=digest-skipped reason=no-new-articles")
+        return None
+    digest_id = store.unused_digest_id(now.astimezone(config.tz).strftime("%Y-%m-%d"))
+    digest = render_digest(env, site, candidates, digest_id=digest_id, created=now)
+    queued = store.freeze_digest(digest, [e.article.id for e in exempt], now)
+    log.info(
+        "event=digest-frozen digest=%s articles=%d recipients=%d",
+        digest_id,
+        len(candidates),
+        queued,
+    )
+    return digest_id

@@ -1,0 +1,36 @@
+"""Pick-up: scan the articles folder, decide what changed, and record it in the store."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from syndicate import ingest
+from syndicate.config import Config
+from syndicate.store import Store
+
+log = logging.getLogger("syndicate")
+
+
+def pick_up(config: Config, store: Store, now: datetime) -> tuple[ingest.Changes, list[str]]:
+    options = ingest.options_for(config)
+    fingerprint = options.fingerprint()
+    known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
+    scanned = ingest.scan(config.paths.articles, known_files, options)
+    changes = ingest.plan(store.known_articles(), scanned)
+    store.apply(changes, scanned.stats, now)
+    store.set_meta("parser", fingerprint)
+    for warning in scanned.warnings:
+        log.warning("event=article-warning %s", warning)
+    for problem in changes.problems:
+        log.error("event=article-skipped %s", problem)
+    log.info(
+        "event=pickup new=%d changed=%d unchanged=%d removed=%d drafts=%d problems=%d",
+        len(changes.new),
+        len(changes.changed),
+        changes.unchanged,
+        len(changes.removed),
+        changes.drafts,
+        len(changes.problems),
+    )
+    return changes, scanned.warnings

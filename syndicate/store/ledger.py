@@ -1,0 +1,110 @@
+"""The subscriber list, the per-message delivery ledger and the run log: the half of the
+state that `send` workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syndicate.models import Delivery, Subscriber
+from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
+
+
+class Ledger:
+    """Subscribers, deliveries and runs; `Store` supplies the connection handling."""
+
+    def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
+        """Insert new addresses and refresh names; never reactivate an unsubscribed one."""
+        added = 0
+        with self._tx() as conn:
+            for person in people:
+                query = subscribers.update().where(subscribers.c.email == person.email)
+                if conn.execute(query.values(name=person.name, updated=now)).rowcount == 0:
+                    conn.execute(
+                        subscribers.insert().values(
+                            email=person.email,
+                            name=person.name,
+                            status=person.status,
+                            created=now,
+                            updated=now,
+                        )
+                    )
+                    added += 1
+        return added
+
+    def subscribers(self) -> list[Subscriber]:
+        with self._tx(write=False) as conn:
+            return [
+                Subscriber(r.email, r.name, r.status)
+                for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
+            ]
+
+    def open_deliveries(self) -> list[Delivery]:
+        """Messages still to deliver: pending, or left `sending` by a crash."""
+        query = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
+        with self._tx(write=False) as conn:
+            rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
+            return [
+                Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
+                for r in rows
+            ]
+
+    def mark_delivery(
+        self, delivery: Delivery, status: str, now: datetime, error: str = ""
+    ) -> None:
+        """Move one ledger row to `status` and commit at once (the ledger is per message)."""
+        attempts = deliveries.c.attempts + (1 if status == "sending" else 0)
+        key = (deliveries.c.digest_id == delivery.digest_id) & (
+            deliveries.c.email == delivery.email
+        )
+        with self._tx() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(key)
+                .values(status=status, attempts=attempts, last_error=error, updated=now)
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Figures for `syndicate status`."""
+        with self._tx(write=False) as conn:
+            figures = {
+                "articles": conn.scalar(
+                    sa.select(sa.func.count()).select_from(articles).where(LIVE)
+                )
+                or 0,
+                "digests": conn.scalar(sa.select(sa.func.count()).select_from(digests)) or 0,
+                "subscribers": conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(subscribers)
+                    .where(subscribers.c.status == "active")
+                )
+                or 0,
+            }
+            by_state = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+            )
+            figures |= {f"deliveries_{status}": n for status, n in by_state}
+        return figures
+
+    def record_run(
+        self, started: datetime, finished: datetime, exit_code: int, summary: str
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                runs.insert().values(
+                    started=started, finished=finished, exit_code=exit_code, summary=summary
+                )
+            )
+
+    def last_run(self) -> tuple[datetime, int, str] | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
+        return None if row is None else (row.finished, row.exit_code, row.summary)
