@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
-from pathlib import Path
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,13 +17,14 @@ import lxml.html
 import pytest
 
 import syndicate.render.digest as digest_module
-from syndicate.models import Article, Delivery, Digest, Entry
+from syndicate.models import Delivery, Digest, Entry
 from syndicate.render.common import Site, make_environment
 from syndicate.render.digest import make_marker, personalise, placeholder, render_digest
 from syndicate.render.message import build_message
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # /work/main/templates
-BASE = datetime(2024, 3, 10, 8, 0, tzinfo=UTC)
+from .factories import TEMPLATES, make_entry, newest_first
+from .factories import make_site as make_default_site
+
 CREATED = datetime(2024, 3, 15, 7, 0, tzinfo=UTC)
 DIGEST_ID = "2024-03-15"
 SENDER = "The Gazette <news@example.org>"
@@ -31,45 +32,14 @@ UNSUB = "https://example.org/unsubscribe?token=abc.def"
 ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 
 
-def make_site(**overrides: Any) -> Site:
-    values: dict[str, Any] = {
-        "title": "The Gazette",
-        "url": "https://example.org/",
-        "description": "Local news, slowly",
-        "language": "en",
-        "tz": ZoneInfo("Europe/Helsinki"),
-        "cta_text": "Forward this to a friend who likes local news.",
-        "cta_url": "https://example.org/join",
-        "cta_button": "Sign me up",
-        "cta_links": {"Mastodon": "https://social.example/@gazette"},
-        "address": "Gazette Ltd, 1 Harbour Road, Helsinki",
-        "max_items": 20,
-        "page_size": 20,
-    }
-    values.update(overrides)
-    return Site(**values)
-
-
-def make_entry(n: int, **fields: Any) -> Entry:
-    article_fields: dict[str, Any] = {
-        "id": f"story-{n}",
-        "source": f"story-{n}.md",
-        "title": f"Story number {n}",
-        "slug": f"story-{n}",
-        "body_html": f"<p>Body of story {n}.</p>\n",
-        "body_text": f"Body of story {n}.",
-        "summary": f"Summary of story {n}.",
-        "content_hash": f"hash-{n}",
-        "author": "Ann Author",
-        "tags": ("news",),
-    }
-    article_fields.update(fields)
-    when = BASE + timedelta(days=n)
-    return Entry(Article(**article_fields), when, when)
-
-
-def newest_first(count: int) -> list[Entry]:
-    return [make_entry(n) for n in range(count, 0, -1)]
+# The CTA, social link and postal address that the text-part test asserts on.
+make_site = partial(
+    make_default_site,
+    cta_text="Forward this to a friend who likes local news.",
+    cta_button="Sign me up",
+    cta_links={"Mastodon": "https://social.example/@gazette"},
+    address="Gazette Ltd, 1 Harbour Road, Helsinki",
+)
 
 
 @pytest.fixture(scope="module")

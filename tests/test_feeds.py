@@ -14,67 +14,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicate.models import Article, Entry
-from syndicate.render.common import Site
 from syndicate.render.feeds import atom, rss
+
+from .factories import BASE, make_entry, make_site, newest_first
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 DC = "http://purl.org/dc/elements/1.1/"
 NS = {"atom": ATOM, "content": CONTENT, "dc": DC}
 
-BASE = datetime(2024, 3, 10, 8, 0, tzinfo=UTC)
 # Every character XML 1.0 cannot carry that syndicate.text.xml_safe is meant to remove.
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 RFC822 = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
-
-
-def make_site(**overrides: Any) -> Site:
-    values: dict[str, Any] = {
-        "title": "The Gazette",
-        "url": "https://example.org/",
-        "description": "Local news, slowly",
-        "language": "en",
-        "tz": ZoneInfo("Europe/Helsinki"),
-        "cta_text": "Get every story by email.",
-        "cta_url": "https://example.org/join",
-        "cta_button": "Subscribe",
-        "max_items": 20,
-        "page_size": 20,
-        "hub": "",
-    }
-    values.update(overrides)
-    return Site(**values)
-
-
-def make_entry(
-    n: int,
-    *,
-    published: datetime | None = None,
-    updated: datetime | None = None,
-    **fields: Any,
-) -> Entry:
-    """Entry number n; higher numbers are newer (one day apart) unless times are given."""
-    article_fields: dict[str, Any] = {
-        "id": f"story-{n}",
-        "source": f"story-{n}.md",
-        "title": f"Story number {n}",
-        "slug": f"story-{n}",
-        "body_html": f"<p>Body of story {n} with <em>emphasis</em> &amp; an ampersand.</p>\n",
-        "body_text": f"Body of story {n} with emphasis & an ampersand.",
-        "summary": f"Summary of story {n}.",
-        "content_hash": f"hash-{n}",
-        "author": "Ann Author",
-        "tags": ("news", "local"),
-    }
-    article_fields.update(fields)
-    when = published or BASE + timedelta(days=n)
-    return Entry(Article(**article_fields), when, updated or when)
-
-
-def newest_first(count: int) -> list[Entry]:
-    return [make_entry(n) for n in range(count, 0, -1)]
 
 
 def parse_xml(data: bytes) -> etree._Element:

@@ -3,68 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import html5lib
 import lxml.html
 import pytest
 
 from syndicate.errors import RenderError
-from syndicate.models import Article, Digest, Entry
-from syndicate.render.common import Site, make_environment, render_template
+from syndicate.models import Digest
+from syndicate.render.common import make_environment, render_template
 from syndicate.render.pages import archive
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # /work/main/templates
-BASE = datetime(2024, 3, 10, 8, 0, tzinfo=UTC)
+from .factories import BASE, TEMPLATES, make_entry, newest_first
+from .factories import make_site as make_default_site
+
 NASTY = "<script>alert(1)</script>"
 
 
-def make_site(**overrides: Any) -> Site:
-    values: dict[str, Any] = {
-        "title": "The Gazette",
-        "url": "https://example.org/",
-        "description": "Local news, slowly",
-        "language": "en",
-        "tz": ZoneInfo("Europe/Helsinki"),
-        "cta_text": "Get every story by email, once a week.",
-        "cta_url": "https://example.org/join",
-        "cta_button": "Sign me up",
-        "cta_links": {
-            "Mastodon": "https://social.example/@gazette",
-            "Bluesky": "https://bsky.example/g",
-        },
-        "max_items": 20,
-        "page_size": 20,
-    }
-    values.update(overrides)
-    return Site(**values)
-
-
-def make_entry(
-    n: int, *, published: datetime | None = None, updated: datetime | None = None, **fields: Any
-) -> Entry:
-    """Entry number n; higher numbers are newer (one day apart) unless times are given."""
-    article_fields: dict[str, Any] = {
-        "id": f"story-{n}",
-        "source": f"story-{n}.md",
-        "title": f"Story number {n}",
-        "slug": f"story-{n}",
-        "body_html": f"<p>Body paragraph of story {n}.</p>\n<p>Second <em>paragraph</em>.</p>\n",
-        "body_text": f"Body paragraph of story {n}.\n\nSecond paragraph.",
-        "summary": f"Summary of story {n}.",
-        "content_hash": f"hash-{n}",
-        "author": "Ann Author",
-        "tags": ("news", "city hall"),
-    }
-    article_fields.update(fields)
-    when = published or BASE + timedelta(days=n)
-    return Entry(Article(**article_fields), when, updated or when)
-
-
-def newest_first(count: int) -> list[Entry]:
-    return [make_entry(n) for n in range(count, 0, -1)]
+# The CTA that the article-page and subscribe-page tests assert on.
+make_site = partial(
+    make_default_site,
+    cta_text="Get every story by email, once a week.",
+    cta_button="Sign me up",
+    cta_links={
+        "Mastodon": "https://social.example/@gazette",
+        "Bluesky": "https://bsky.example/g",
+    },
+)
 
 
 def make_digest(digest_id: str = "2024-03-15") -> Digest:
