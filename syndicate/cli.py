@@ -8,21 +8,29 @@ failed, 2 usage or configuration error with nothing done.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from syndicate import __version__, pipeline
+from rich.console import Console
+from rich.progress import TaskID
+
+from syndicate import __version__, pipeline, schedule
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
-from syndicate.models import RunReport
+from syndicate.models import Progress, RunReport, no_progress
+from syndicate.scaffold import scaffold
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+FACT = re.compile(r"(\w[\w-]*)=(\S+)")
 
 
 def _when(text: str) -> datetime:
@@ -44,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log every event (-vv: debug)"
     )
     noise.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="json: one object a line"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser(
         "run", help="one pass: pick up articles, publish, digest if due, deliver"
@@ -60,22 +71,67 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("send", help="deliver pending messages only")
     commands.add_parser("check", help="validate the config, templates and articles; write nothing")
     commands.add_parser("status", help="articles, digests, deliveries and the last run")
+    commands.add_parser("schedule", help="run forever: pick-up, digests and retries on schedule")
+    init = commands.add_parser("init", help="scaffold a new publication in DIR")
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
     return parser
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, and the event's key=value facts as fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        head, _, rest = message.partition("\n")
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            **dict(FACT.findall(head)),
+        }
+        entry["message"] = head
+        if rest:
+            entry["detail"] = rest
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(verbose: int, quiet: bool, fmt: str) -> None:
     level = (
         logging.ERROR
         if quiet
         else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
-    )
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        )
     root = logging.getLogger("syndicate")
     root.handlers[:] = [handler]
     root.setLevel(level)
+    root.propagate = False
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Progress]:
+    """A rich progress bar on a terminal; nothing at all under cron or in a pipe."""
+    if not enabled:
+        yield no_progress
+        return
+    from rich.progress import Progress as Bar
+
+    with Bar(console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bar.add_task(task, total=total)
+            bar.update(tasks[task], completed=done, total=total)
+
+        yield update
 
 
 def _report(report: RunReport, say: Callable[[str], None]) -> int:
@@ -111,10 +167,24 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
         say(f"{key}: {value}")
     if last_run:
         say(f"last run: {last_run[0].isoformat()} exit={last_run[1]} {last_run[2]}")
-    due = pipeline.digest_due(config, last_digest, now)
+    upcoming = schedule.next_digest_time(config, now)
+    say(f"digest schedule: {config.digest.schedule!r} in {config.tz}")
+    if pipeline.digest_due(config, last_digest, now):
+        say("next digest: due now (frozen by the next run if there are new articles)")
+    else:
+        say(f"next digest: {upcoming.isoformat() if upcoming else 'never'}")
+    say(f"pick-up interval under `syndicate schedule`: {config.schedule.ingest_interval}s")
+    return EXIT_OK
+
+
+def _init(folder: Path, say: Callable[[str], None]) -> int:
+    written = scaffold(folder)
+    for path in written:
+        say(f"created {path}")
     say(
-        "next digest: "
-        + ("due now" if due else f"schedule {config.digest.schedule!r} ({config.tz})")
+        f"next: cd {folder} && syndicate run"
+        if written
+        else f"{folder}: nothing to do, all files exist"
     )
     return EXIT_OK
 
@@ -143,15 +213,24 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
         code = _report(report, say)
         say(f"dry run: nothing changed; preview in {folder}")
         return code
-    return _report(pipeline.run_once(config, now, force_digest=args.command == "digest"), say)
+    if args.command == "schedule":
+        schedule.run_forever(config)
+        return EXIT_OK
+    with _progress_bar(sys.stderr.isatty() and not args.quiet) as progress:
+        report = pipeline.run_once(
+            config, now, force_digest=args.command == "digest", progress=progress
+        )
+    return _report(report, say)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
+    _setup_logging(args.verbose, args.quiet, args.log_format)
     say: Callable[[str], None] = (lambda _: None) if args.quiet else print
     path = args.config or Path(os.environ.get("SYNDICATE_CONFIG", "config.toml"))
     try:
+        if args.command == "init":
+            return _init(args.dir, say)
         config = load_config(path)
         return _dispatch(args, config, say)
     except (ConfigError, StoreError, RenderError) as exc:

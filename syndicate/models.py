@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
+
+
+class Progress(Protocol):
+    """Told how far a long task has got: `progress("pickup", done, total)`. For progress bars."""
+
+    def __call__(self, task: str, done: int, total: int) -> None: ...
+
+
+def no_progress(task: str, done: int, total: int) -> None:
+    """The Progress that shows nothing (cron, tests, no terminal)."""
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
 from syndicate.ingest.parse import ParseOptions, decode, parse_article
-from syndicate.models import Article, ArticleProblem, FileStat
+from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
 
 __all__ = ["Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "scan"]
 
@@ -41,16 +41,14 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _candidates(root: Path) -> Iterator[os.DirEntry[str]]:
+def _candidates(root: Path) -> list[os.DirEntry[str]]:
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except FileNotFoundError:
         raise ConfigError(f"articles folder {root} does not exist", key="paths.articles") from None
     except NotADirectoryError:
         raise ConfigError(f"{root} is a file, not a folder", key="paths.articles") from None
-    for entry in entries:
-        if not is_ignored(entry.name) and entry.name.lower().endswith(SUFFIXES):
-            yield entry
+    return [e for e in entries if not is_ignored(e.name) and e.name.lower().endswith(SUFFIXES)]
 
 
 def _read(entry: os.DirEntry[str], root: Path) -> bytes:
@@ -68,10 +66,17 @@ def _read(entry: os.DirEntry[str], root: Path) -> bytes:
         return handle.read()
 
 
-def scan(root: Path, known: Mapping[str, FileStat], options: ParseOptions) -> ScanResult:
+def scan(
+    root: Path,
+    known: Mapping[str, FileStat],
+    options: ParseOptions,
+    progress: Progress = no_progress,
+) -> ScanResult:
     """Stat every article file; read and parse only those whose size or mtime changed."""
     result = ScanResult()
-    for entry in _candidates(root):
+    candidates = _candidates(root)
+    for done, entry in enumerate(candidates, start=1):
+        progress("pickup", done, len(candidates))
         try:
             stat = entry.stat()
         except OSError as exc:

@@ -19,7 +19,7 @@ import jinja2
 from syndicate import deliver, ingest
 from syndicate.config import Config
 from syndicate.errors import ConfigError
-from syndicate.models import Entry, RunReport
+from syndicate.models import Entry, Progress, RunReport, no_progress
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.mail import deliver_pending
 from syndicate.pipeline.pickup import pick_up
@@ -48,7 +48,13 @@ def lock_path(config: Config) -> Path:
     return config.path.parent / ".syndicate.lock"
 
 
-def run_once(config: Config, now: datetime, *, force_digest: bool = False) -> RunReport:
+def run_once(
+    config: Config,
+    now: datetime,
+    *,
+    force_digest: bool = False,
+    progress: Progress = no_progress,
+) -> RunReport:
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing."""
     with deliver.run_lock(lock_path(config)) as held:
         if not held:
@@ -56,7 +62,7 @@ def run_once(config: Config, now: datetime, *, force_digest: bool = False) -> Ru
             return RunReport(skipped_locked=True)
         store = Store.open(config.paths.database)
         try:
-            report = _run(config, store, now, force_digest)
+            report = _run(config, store, now, force_digest, progress)
             store.record_run(now, now, 0 if report.ok else 1, _summary(report))
             return report
         finally:
@@ -82,11 +88,13 @@ def site_files(
     }
 
 
-def _run(config: Config, store: Store, now: datetime, force_digest: bool) -> RunReport:
+def _run(
+    config: Config, store: Store, now: datetime, force_digest: bool, progress: Progress
+) -> RunReport:
     added = store.add_subscribers(config.subscribers, now)
     if added:
         log.info("event=subscribers-added count=%d source=config", added)
-    changes, warnings = pick_up(config, store, now)
+    changes, warnings = pick_up(config, store, now, progress)
     env = make_environment(config.paths.templates)
     entries = store.entries()
     site = site_for(config, entries)

@@ -7,16 +7,19 @@ from datetime import datetime
 
 from syndicate import ingest
 from syndicate.config import Config
+from syndicate.models import Progress, no_progress
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
 
 
-def pick_up(config: Config, store: Store, now: datetime) -> tuple[ingest.Changes, list[str]]:
+def pick_up(
+    config: Config, store: Store, now: datetime, progress: Progress = no_progress
+) -> tuple[ingest.Changes, list[str]]:
     options = ingest.options_for(config)
     fingerprint = options.fingerprint()
     known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
-    scanned = ingest.scan(config.paths.articles, known_files, options)
+    scanned = ingest.scan(config.paths.articles, known_files, options, progress)
     changes = ingest.plan(store.known_articles(), scanned)
     store.apply(changes, scanned.stats, now)
     store.set_meta("parser", fingerprint)

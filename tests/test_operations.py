@@ -1,0 +1,175 @@
+"""Operating syndicate: the run lock under cron, the first-digest flood guard, `init`, JSON
+logs, progress bars only on a terminal, and the cron and systemd recipes in the README."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syndicate.cron import parse_crontab
+
+from .conftest import NOW, ROOT, run_cli
+from .test_deliver import _hold_lock
+
+UNITS = ROOT / "contrib" / "systemd"
+
+
+def test_a_second_run_skips_while_the_lock_is_held(sample: Path) -> None:
+    holder = _hold_lock(sample / "state" / "syndicate.db.lock")
+    try:
+        done = run_cli(["-v", "run", "--now", NOW.isoformat()], sample)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert done.returncode == 0
+    assert "another-run-holds-the-lock" in done.stderr and "skipped" in done.stdout
+    assert not (sample / "feeds").exists()
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)  # the killed holder blocks nothing
+    assert done.returncode == 0 and "6 new" in done.stdout
+
+
+def test_first_digest_over_an_old_archive_takes_only_recent_articles(sample: Path) -> None:
+    for n in range(30):
+        (sample / "articles" / f"5{n:02d}_old.txt").write_text(
+            f"+++\ndate = 2026-09-{n % 28 + 1:02d}T10:00:00+05:00\n+++\nOld story {n}\n\nText.\n"
+        )
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 0, done.stderr
+    eml = (sample / "outbox" / "2026-11-28" / "reader@example.org.eml").read_text()
+    assert "Old story" not in eml and "Dombra orchestra" in eml
+    rss = (sample / "feeds" / "rss.xml").read_text()
+    assert rss.count("<item>") == 20  # the feeds still list the newest max_items
+    # the old articles never come back in a later digest
+    (sample / "articles" / "600_new.txt").write_text("Something new\n\nText.\n")
+    done = run_cli(["digest", "--now", "2026-11-29T12:00:00+00:00"], sample)
+    eml = (sample / "outbox" / "2026-11-29" / "reader@example.org.eml").read_text()
+    assert "Something new" in eml and "Old story" not in eml
+
+
+def test_init_scaffolds_a_publication_that_runs_straight_away(tmp_path: Path) -> None:
+    done = run_cli(["init", "newsroom"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    site = tmp_path / "newsroom"
+    assert (site / "config.toml").is_file() and (site / "templates" / "digest.html.j2").is_file()
+    done = run_cli(["run"], site)
+    assert done.returncode == 0, done.stderr
+    assert "1 new" in done.stdout and (site / "feeds" / "rss.xml").is_file()
+    assert run_cli(["check"], site).returncode == 0
+    before = (site / "config.toml").read_text()
+    (site / "config.toml").write_text(before + "\n# my edit\n")
+    assert run_cli(["init", "newsroom"], tmp_path).returncode == 0  # never overwrites
+    assert (site / "config.toml").read_text().endswith("# my edit\n")
+
+
+def test_json_logs_are_one_object_per_line(sample: Path) -> None:
+    done = run_cli(["--log-format", "json", "-v", "run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 0
+    events = [json.loads(line) for line in done.stderr.splitlines()]
+    pickup = next(e for e in events if e.get("event") == "pickup")
+    assert pickup["new"] == "6" and pickup["level"] == "info"
+    assert {"time", "level", "message"} <= set(pickup)
+
+
+def test_progress_bars_only_on_a_terminal(sample: Path) -> None:
+    piped = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert "pickup" not in piped.stderr and "\x1b[" not in piped.stderr
+    shutil.rmtree(sample / "state")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child runs syndicate on a pseudo-terminal
+        os.chdir(sample)
+        os.execv(
+            sys.executable, [sys.executable, "-m", "syndicate", "run", "--now", NOW.isoformat()]
+        )
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"pickup" in output  # the rich progress bar was drawn
+
+
+def test_readme_crontab_line_is_valid() -> None:
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(r"```cron\n(.+?)\n```", readme, re.S)
+    assert line, "README has no crontab example"
+    fields = line.group(1).split()
+    parse_crontab(" ".join(fields[:5]), __import__("zoneinfo").ZoneInfo("UTC"))
+    assert "syndicate" in line.group(1) and fields[-1] == "run"
+
+
+def _units_for_this_machine(tmp_path: Path) -> list[Path]:
+    """The shipped units with paths pointed at this checkout, so verify can check them."""
+    binary = shutil.which("syndicate") or str(Path(sys.executable).parent / "syndicate")
+    out = []
+    for unit in sorted(UNITS.iterdir()):
+        text = unit.read_text().replace("/srv/newsletter/.venv/bin/syndicate", binary)
+        text = text.replace("WorkingDirectory=/srv/newsletter", f"WorkingDirectory={tmp_path}")
+        text = text.replace("User=syndicate", "User=root")
+        (tmp_path / unit.name).write_text(text)
+        out.append(tmp_path / unit.name)
+    return out
+
+
+def _parse_unit(path: Path) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    current = None
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+        else:
+            assert current is not None and "=" in line, f"{path.name}: {line!r}"
+            key, value = line.split("=", 1)
+            current[key] = value
+    return sections
+
+
+def test_systemd_units_are_valid(tmp_path: Path) -> None:
+    units = _units_for_this_machine(tmp_path)
+    assert {u.name for u in units} == {
+        "syndicate.service",
+        "syndicate-run.service",
+        "syndicate-run.timer",
+    }
+    parsed = {u.name: _parse_unit(u) for u in units}
+    assert parsed["syndicate.service"]["Service"]["ExecStart"].endswith("schedule")
+    assert parsed["syndicate-run.service"]["Service"]["Type"] == "oneshot"
+    assert parsed["syndicate-run.service"]["Service"]["ExecStart"].endswith("run")
+    assert "OnUnitActiveSec" in parsed["syndicate-run.timer"]["Timer"]
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        print("systemd-analyze not installed: checked the unit files by parsing only")
+        return
+    done = subprocess.run(
+        [analyze, "verify", *map(str, units)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+
+
+def test_readme_shows_the_shipped_units() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for unit in UNITS.iterdir():
+        assert f"contrib/systemd/{unit.name}" in readme
+
+
+@pytest.mark.parametrize("bad", ["0 7 * * * *", "61 7 * * *", "0 7 * * 8"])
+def test_bad_crontab_expressions_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_crontab(bad, __import__("zoneinfo").ZoneInfo("UTC"))
