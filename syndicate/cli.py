@@ -138,8 +138,6 @@ def _report(report: RunReport, say: Callable[[str], None]) -> int:
     if report.skipped_locked:
         say("skipped: another syndicate run holds the lock")
         return EXIT_OK
-    for problem in report.problems:
-        print(f"error: {problem}", file=sys.stderr)
     parts = [
         f"{report.new} new",
         f"{report.changed} changed",

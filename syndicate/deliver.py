@@ -7,6 +7,7 @@ Nothing here renders or decides; it is told exactly what to write or send.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import smtplib
@@ -197,8 +198,6 @@ def run_lock(path: Path) -> Iterator[bool]:
     Yields False (without waiting) if another process holds it. The lock is the OS's (flock):
     it dies with its process, so a killed run never blocks the next one.
     """
-    import fcntl
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as handle:
         try:

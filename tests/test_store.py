@@ -185,3 +185,22 @@ def test_runs_are_recorded(store: Store) -> None:
     assert store.last_run() is None
     store.record_run(T0, T0 + timedelta(seconds=3), 1, "new=1")
     assert store.last_run() == (T0 + timedelta(seconds=3), 1, "new=1")
+
+
+def test_file_stats_are_updated_incrementally(store: Store) -> None:
+    from syndicate.models import ArticleProblem
+
+    first = {f"{n}.txt": FileStat(f"{n}.txt", n, n) for n in range(4)}
+    store.apply(Changes(), first, T0)
+    assert store.file_stats() == first
+    now_stats = dict(first)
+    del now_stats["0.txt"]  # deleted
+    now_stats["1.txt"] = FileStat("1.txt", 99, 99)  # edited
+    now_stats["9.txt"] = FileStat("9.txt", 9, 9)  # new
+    problems = (ArticleProblem("2.txt", 1, "broken now"),)  # became bad: forget it
+    store.apply(Changes(problems=problems), now_stats, T0, previous=store.file_stats())
+    assert store.file_stats() == {
+        "1.txt": FileStat("1.txt", 99, 99),
+        "3.txt": FileStat("3.txt", 3, 3),
+        "9.txt": FileStat("9.txt", 9, 9),
+    }

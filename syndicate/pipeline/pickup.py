@@ -21,7 +21,7 @@ def pick_up(
     known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
     scanned = ingest.scan(config.paths.articles, known_files, options, progress)
     changes = ingest.plan(store.known_articles(), scanned)
-    store.apply(changes, scanned.stats, now)
+    store.apply(changes, scanned.stats, now, previous=known_files if known_files else None)
     store.set_meta("parser", fingerprint)
     for warning in scanned.warnings:
         log.warning("event=article-warning %s", warning)

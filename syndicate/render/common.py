@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from syndicate.config import Config
+from syndicate.errors import RenderError
 from syndicate.models import Entry
 
 GENERIC_CTA = "Get our stories sent directly to you: subscribe to the newsletter."
@@ -119,8 +120,6 @@ def make_environment(templates: Path) -> jinja2.Environment:
 
 
 def render_template(env: jinja2.Environment, name: str, **context: Any) -> str:
-    from syndicate.errors import RenderError
-
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateNotFound as exc:

@@ -171,8 +171,18 @@ class Store(Ledger):
                 r.path: FileStat(r.path, r.size, r.mtime_ns) for r in conn.execute(sa.select(files))
             }
 
-    def apply(self, changes: Changes, stats: Mapping[str, FileStat], now: datetime) -> None:
-        """Record one scan's outcome in one transaction; only problem-free files are remembered."""
+    def apply(
+        self,
+        changes: Changes,
+        stats: Mapping[str, FileStat],
+        now: datetime,
+        previous: Mapping[str, FileStat] | None = None,
+    ) -> None:
+        """Record one scan's outcome in one transaction; only problem-free files are remembered.
+
+        `previous` is what `file_stats()` returned before the scan: only the difference is
+        written, so an unchanged folder costs no writes (None: rewrite every row).
+        """
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
             existing = set(conn.scalars(sa.select(articles.c.id)))
@@ -204,10 +214,25 @@ class Store(Ledger):
                     .where(articles.c.id.in_(changes.removed))
                     .values(deleted_at=now)
                 )
+            self._record_files(conn, stats, bad, previous)
+
+    @staticmethod
+    def _record_files(
+        conn: Connection,
+        stats: Mapping[str, FileStat],
+        bad: set[str],
+        previous: Mapping[str, FileStat] | None,
+    ) -> None:
+        if previous is None:
             conn.execute(files.delete())
-            rows = [vars(s) for p, s in stats.items() if p not in bad]
-            if rows:
-                conn.execute(files.insert(), rows)
+            previous = {}
+        keep = {path: stat for path, stat in stats.items() if path not in bad}
+        stale = [path for path, stat in previous.items() if keep.get(path) != stat]
+        for chunk in range(0, len(stale), 500):
+            conn.execute(files.delete().where(files.c.path.in_(stale[chunk : chunk + 500])))
+        rows = [vars(stat) for path, stat in keep.items() if previous.get(path) != stat]
+        if rows:
+            conn.execute(files.insert(), rows)
 
     def entries(self, limit: int | None = None) -> list[Entry]:
         """Published articles, newest first."""
