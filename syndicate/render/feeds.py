@@ -6,6 +6,7 @@ give the same bytes.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,10 @@ from syndicate.render.common import Site
 from syndicate.text import xml_safe
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no entries
+# libxml2, under most feed readers, refuses a text node over 10 MB (escaping grows HTML), so a
+# huge article would make the whole feed unreadable: past this size an item carries its summary
+# and a link to the full article instead.
+MAX_CONTENT_CHARS = 1_000_000
 _LINK_ATTRS = ("rel", "type", "hreflang", "title", "length")
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -83,13 +88,22 @@ def _add(fg: FeedGenerator, site: Site, entry: Entry) -> None:
     fe.link(href=url, rel="alternate", type="text/html")
     fe.published(entry.published)  # F4, F5: aware datetimes from the content
     fe.updated(entry.updated)
-    fe.content(xml_safe(article.body_html), type="html")  # F7: never type="CDATA"
+    fe.content(feed_content(entry, url), type="html")  # F7: never type="CDATA"
     fe.summary(xml_safe(article.summary))  # F8: sets RSS <description>, so content:encoded appears
     if article.author:
         fe.author(name=xml_safe(article.author))
         fe.dc.dc_creator(xml_safe(article.author))
     for tag in article.tags:
         fe.category(term=xml_safe(tag))
+
+
+def feed_content(entry: Entry, url: str) -> str:
+    """The entry's full HTML, or for a huge article its summary and a link to the page."""
+    body = xml_safe(entry.article.body_html)
+    if len(body) <= MAX_CONTENT_CHARS:
+        return body
+    summary = html.escape(xml_safe(entry.article.summary))
+    return f'<p>{summary}</p>\n<p><a href="{html.escape(url)}">Read the full article</a></p>\n'
 
 
 def build(site: Site, feed_url: str, feed_type: str, entries: Sequence[Entry]) -> FeedGenerator:

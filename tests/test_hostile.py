@@ -1,0 +1,109 @@
+"""A corpus of hostile article files (tests/data/hostile, plus a 10 MB file and a symlink made
+here): each is published safely or skipped with a clear message, never a crash, never
+unescaped markup in feeds, pages or mail, never a forged header."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import shutil
+from pathlib import Path
+
+import feedparser
+import html5lib
+import pytest
+from lxml import etree
+
+from .conftest import DATA, NOW, run_cli
+
+HOSTILE = DATA / "hostile"
+SKIPPED = {
+    "empty.txt": "empty file",
+    "whitespace.txt": "only whitespace",
+    "binary.txt": "binary file",
+    "broken-front-matter.txt": "broken front matter",
+    "outside-link.txt": "symlink points outside",
+    "duplicate-title-b.txt": None,  # same title is fine: ids differ, so both are published
+}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str, int]:
+    from .conftest import ROOT
+
+    site = tmp_path_factory.mktemp("hostile")
+    shutil.copy(ROOT / "config.toml", site / "config.toml")
+    shutil.copytree(ROOT / "templates", site / "templates")
+    shutil.copytree(HOSTILE, site / "articles")
+    secret = site / "secret.txt"
+    secret.write_text("Secret outside the articles folder\n\nDo not publish.\n")
+    os.symlink(secret, site / "articles" / "outside-link.txt")
+    paragraph = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30
+    (site / "articles" / "big.txt").write_text(
+        "A ten megabyte article\n\n" + (paragraph + "\n\n") * 6000
+    )
+    done = run_cli(["run", "--now", NOW.isoformat()], site)
+    return site, done.stdout, done.stderr, done.returncode
+
+
+def test_the_run_finishes_and_reports_each_bad_file(published: tuple[Path, str, str, int]) -> None:
+    site, _, err, code = published
+    assert code == 1, err
+    assert "Traceback" not in err
+    for name, reason in SKIPPED.items():
+        if reason:
+            assert any(line.count(name) and reason in line for line in err.splitlines()), name
+    assert "Do not publish" not in (site / "feeds" / "rss.xml").read_text()
+
+
+def test_feeds_are_well_formed_and_escape_markup(published: tuple[Path, str, str, int]) -> None:
+    site = published[0]
+    for name in ("rss.xml", "atom.xml"):
+        data = (site / "feeds" / name).read_bytes()
+        tree = etree.fromstring(data)
+        assert not feedparser.parse(data).bozo
+        texts = " ".join(tree.itertext())
+        assert "\x01" not in texts and "\x0b" not in texts
+        assert b"<script" not in data and b"<iframe" not in data  # only ever as &lt;script
+    rss = (site / "feeds" / "rss.xml").read_text()
+    assert "مرحبا بالعالم 👋🏽" in rss and "Café society" in rss
+
+
+def _visible_markup(page: str) -> list[str]:
+    tree = html5lib.parse(page, treebuilder="lxml", namespaceHTMLElements=False)
+    bad = [el.tag for el in tree.iter() if el.tag in ("script", "iframe", "img")]
+    links = [a.get("href", "") for a in tree.iter("a")]
+    return bad + [href for href in links if href.lower().startswith("javascript:")]
+
+
+def test_pages_never_carry_active_markup(published: tuple[Path, str, str, int]) -> None:
+    site = published[0]
+    pages = sorted((site / "feeds").rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        assert _visible_markup(page.read_text()) == [], page.name
+
+
+def test_mail_headers_cannot_be_forged(published: tuple[Path, str, str, int]) -> None:
+    site = published[0]
+    (eml,) = (site / "outbox").rglob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+    html = message.get_body(("html",)).get_content()
+    assert _visible_markup(html) == []
+
+
+def test_odd_file_names_and_encodings_are_published(published: tuple[Path, str, str, int]) -> None:
+    site = published[0]
+    rss = (site / "feeds" / "rss.xml").read_text()
+    for title in ("A file name with spaces", "Non-ASCII file name", "BOM and CRLF title",
+                  "A ten megabyte article", "Same title twice"):  # fmt: skip
+        assert title in rss, title
+    assert rss.count("Same title twice") == 2
+    assert "Read the full article" in rss  # the 10 MB article is linked, not inlined
+    assert (site / "feeds" / "articles" / "big.html").stat().st_size > 10_000_000
+    pages = {p.name for p in (site / "feeds" / "articles").iterdir()}
+    assert "file-with-spaces.html" in pages
+    assert all(name.isascii() and "/" not in name for name in pages)
