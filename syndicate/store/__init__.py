@@ -101,6 +101,8 @@ class Store(Ledger):
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
             store._migrate()
+        except ImportError as exc:
+            raise StoreError(f"no driver for the state database {_redact(url)}: {exc}") from None
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot open the state database {_redact(url)}: {exc}") from None
         return store

@@ -1,0 +1,91 @@
+"""Security: secrets stay out of logs, errors and status; database passwords are redacted;
+tokens bind one address; nothing is written outside the output folder; templates autoescape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicate.config import load_config
+from syndicate.errors import StoreError
+from syndicate.render.common import make_environment
+from syndicate.store import Store
+from syndicate.tokens import make_token, verify_token
+
+from .conftest import NOW, ROOT, free_port, run_cli
+
+SMTP_PASSWORD = "hunter2-smtp-password-xyzzy"
+SIGNING_KEY = "signing-key-plugh-0123456789"
+
+
+def test_secrets_never_reach_logs_errors_or_status(sample: Path) -> None:
+    config = sample / "config.toml"
+    text = config.read_text().replace('delivery = "file"', 'delivery = "smtp"')
+    text = text.replace('host = "localhost"', 'host = "127.0.0.1"').replace(
+        "port = 587", f"port = {free_port()}"
+    )
+    text = text.replace('username = ""', 'username = "newsletter"')
+    config.write_text(text)
+    env = {"SYNDICATE_SMTP_PASSWORD": SMTP_PASSWORD, "SYNDICATE_SECRET": SIGNING_KEY}
+    outputs = [run_cli(["-vv", "run", "--now", NOW.isoformat()], sample, env),
+               run_cli(["-vv", "--log-format", "json", "send"], sample, env),
+               run_cli(["status"], sample, env)]  # fmt: skip
+    assert outputs[0].returncode == 1  # the SMTP server is down: delivery failed, reported
+    for done in outputs:
+        for secret in (SMTP_PASSWORD, SIGNING_KEY):
+            assert secret not in done.stdout and secret not in done.stderr
+    cfg = load_config(config, env=env)
+    assert SMTP_PASSWORD not in repr(cfg) and SIGNING_KEY not in repr(cfg)
+
+
+def test_database_passwords_are_redacted_in_errors() -> None:
+    url = f"postgresql+psycopg://syndicate:pw-{SMTP_PASSWORD}@127.0.0.1:{free_port()}/news"
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    assert SMTP_PASSWORD not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_a_token_unsubscribes_only_its_own_address() -> None:
+    token = make_token(SIGNING_KEY, "alice@example.org")
+    assert verify_token(SIGNING_KEY, token) == "alice@example.org"
+    forged_body = (
+        make_token(SIGNING_KEY, "bob@example.org").split(".")[0] + "." + token.split(".")[1]
+    )
+    assert verify_token(SIGNING_KEY, forged_body) is None  # alice's signature on bob's address
+    assert verify_token("another-key", token) is None
+
+
+@pytest.mark.parametrize("slug", ["../../etc/evil", "..", "/abs/path", "a/../../b"])
+def test_front_matter_cannot_write_outside_the_output_folder(sample: Path, slug: str) -> None:
+    (sample / "articles" / "070_escape.txt").write_text(
+        f'+++\nslug = "{slug}"\nid = "{slug}"\n+++\nEscape attempt\n\nBody.\n'
+    )
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 0, done.stderr
+    written = {p.resolve() for p in sample.rglob("*") if p.is_file()}
+    assert all(p.is_relative_to(sample.resolve()) for p in written)
+    assert not any(p.name == "evil" or p.name.startswith("evil.") for p in sample.parent.rglob("*"))
+
+
+def test_templates_autoescape() -> None:
+    env = make_environment(ROOT / "templates")
+    assert callable(env.autoescape)
+    for name in ("article.html.j2", "digest.html.j2", "index.html.j2", "cta.html.j2"):
+        assert env.autoescape(name) is True, name
+    assert env.autoescape("digest.txt.j2") is False  # the plain-text part is not HTML
+    page = env.get_template("cta.html.j2").render(
+        site=type(
+            "S",
+            (),
+            {"cta_text": "<b>x</b>", "subscribe_url": "u", "cta_button": "b", "cta_links": {}},
+        )()  # fmt: skip
+    )
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>" not in page
+
+
+def test_readme_has_a_security_section() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "## Security" in readme
+    for word in ("articles folder", "config", "templates", "SYNDICATE_SECRET"):
+        assert word in readme.split("## Security", 1)[1]
