@@ -79,7 +79,7 @@ def test_templates_autoescape() -> None:
             "S",
             (),
             {"cta_text": "<b>x</b>", "subscribe_url": "u", "cta_button": "b", "cta_links": {}},
-        )()  # fmt: skip
+        )()
     )
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>" not in page
 
