@@ -8,8 +8,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Characters XML 1.0 forbids, plus U+FFFE/U+FFFF and lone surrogates (PITFALLS F6).
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 forbids (PITFALLS F6), lone surrogates, and what HTML calls parse errors:
+# C1 controls and noncharacters (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF in every plane).
+_XML_INVALID = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17)
+    )
+    + "]"
+)
 _SPACES = re.compile(r"\s+")
 _SLUG_DASHES = re.compile(r"[-_\s]+")
 
