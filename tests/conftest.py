@@ -97,3 +97,6 @@ def smtp_server():  # type: ignore[no-untyped-def]
         yield controller, handler
     finally:
         controller.stop()
+
+
+from .pg import postgres_server, postgres_url  # noqa: E402, F401 (PostgreSQL fixtures)

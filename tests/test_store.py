@@ -26,8 +26,11 @@ def article(
     )  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The same tests on a real SQLite file and on a real PostgreSQL 15 database."""
+    if request.param == "postgresql":
+        return Store.open(request.getfixturevalue("postgres_url"))
     return Store.open(f"sqlite:///{tmp_path}/state/db.sqlite")
 
 

@@ -7,10 +7,12 @@ holds no SQL, no parsing and no markup, and it never reads the clock (`now` is p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -56,17 +58,43 @@ def run_once(
     progress: Progress = no_progress,
 ) -> RunReport:
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing."""
-    with deliver.run_lock(lock_path(config)) as held:
-        if not held:
-            log.info("event=skipped reason=another-run-holds-the-lock lock=%s", lock_path(config))
+    with locked_store(config) as store:
+        if store is None:
             return RunReport(skipped_locked=True)
-        store = Store.open(config.paths.database)
-        try:
-            report = _run(config, store, now, force_digest, progress)
-            store.record_run(now, now, 0 if report.ok else 1, _summary(report))
-            return report
-        finally:
-            store.close()
+        report = _run(config, store, now, force_digest, progress)
+        store.record_run(now, now, 0 if report.ok else 1, _summary(report))
+        return report
+
+
+@contextlib.contextmanager
+def locked_store(config: Config) -> Iterator[Store | None]:
+    """The store, held under the run lock; None if another run holds it.
+
+    SQLite: a lock file beside the database (flock, dies with its process). PostgreSQL: a
+    session advisory lock, so runs on different machines exclude each other too.
+    """
+    if config.paths.database.startswith("sqlite"):
+        with deliver.run_lock(lock_path(config)) as held:
+            if not held:
+                log.info(
+                    "event=skipped reason=another-run-holds-the-lock lock=%s", lock_path(config)
+                )
+                yield None
+                return
+            store = Store.open(config.paths.database)
+            try:
+                yield store
+            finally:
+                store.close()
+        return
+    store = Store.open(config.paths.database)
+    try:
+        with store.advisory_lock("syndicate-run") as held:
+            if not held:
+                log.info("event=skipped reason=another-run-holds-the-lock lock=advisory")
+            yield store if held else None
+    finally:
+        store.close()
 
 
 def _summary(report: RunReport) -> str:
@@ -128,16 +156,12 @@ def _run(
 
 def send(config: Config, now: datetime) -> RunReport:
     """`syndicate send`: deliver pending and retryable messages only."""
-    with deliver.run_lock(lock_path(config)) as held:
-        if not held:
+    with locked_store(config) as store:
+        if store is None:
             return RunReport(skipped_locked=True)
-        store = Store.open(config.paths.database)
-        try:
-            site = site_for(config, store.entries())
-            sent, failed = deliver_pending(config, store, site, now)
-            return RunReport(sent=sent, failed=tuple(failed))
-        finally:
-            store.close()
+        site = site_for(config, store.entries())
+        sent, failed = deliver_pending(config, store, site, now)
+        return RunReport(sent=sent, failed=tuple(failed))
 
 
 def preview_config(config: Config, folder: Path) -> Config:

@@ -8,6 +8,7 @@ here renders, reads article files or sends mail.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -96,7 +97,7 @@ class Store(Ledger):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            engine = sa.create_engine(url)
+            engine = sa.create_engine(url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
@@ -124,8 +125,30 @@ class Store(Ledger):
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"state database error: {exc}") from exc
 
+    @contextlib.contextmanager
+    def advisory_lock(self, name: str) -> Iterator[bool]:
+        """PostgreSQL: hold a session advisory lock named `name` on a dedicated connection while
+        the block runs; yields False at once if another session holds it. The lock dies with
+        its connection, so a killed process never blocks the next one."""
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        try:
+            conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"state database error: {exc}") from exc
+        held = False
+        try:
+            held = bool(conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))))
+            conn.commit()
+            yield held
+        finally:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                if held:
+                    conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
+                    conn.commit()
+                conn.close()
+
     def _migrate(self) -> None:
-        with self._tx() as conn:
+        with self.engine.begin() as conn:  # errors: see open()
             if not sa.inspect(conn).has_table("meta"):
                 md.create_all(conn)
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))

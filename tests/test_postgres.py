@@ -1,0 +1,98 @@
+"""syndicate on PostgreSQL: the real command end to end, the advisory run lock across
+processes, and clear errors for a database it cannot use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from .conftest import NOW, run_cli, snapshot
+
+
+def _use(site: Path, url: str) -> None:
+    config = site / "config.toml"
+    config.write_text(config.read_text().replace("sqlite:///state/syndicate.db", url))
+
+
+def test_run_digest_send_status_on_postgresql(sample: Path, postgres_url: str) -> None:
+    _use(sample, postgres_url)
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "6 new" in done.stdout
+        and "digest 2026-11-28 frozen" in done.stdout
+        and "1 sent" in done.stdout
+    )
+    before = snapshot(sample / "feeds")
+    again = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert "0 new" in again.stdout and snapshot(sample / "feeds") == before
+    (sample / "articles" / "010_new.txt").write_text("A brand new story\n\nFresh.\n")
+    done = run_cli(["digest", "--now", "2026-11-28T15:00:00+00:00"], sample)
+    assert "digest 2026-11-28-2 frozen" in done.stdout, done.stderr
+    assert run_cli(["send"], sample).returncode == 0
+    status = run_cli(["status"], sample)
+    assert "articles: 7" in status.stdout and "deliveries_sent: 2" in status.stdout
+    assert not (sample / "state").exists()  # all state lives in PostgreSQL
+
+
+HOLD = """
+import sys, time
+from syndicate.store import Store
+store = Store.open(sys.argv[1])
+with store.advisory_lock("syndicate-run") as held:
+    print("held" if held else "busy", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_advisory_lock_keeps_two_hosts_from_running_at_once(
+    sample: Path, postgres_url: str
+) -> None:
+    _use(sample, postgres_url)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, postgres_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        done = run_cli(["-v", "run", "--now", NOW.isoformat()], sample)
+        assert done.returncode == 0 and "lock=advisory" in done.stderr and "skipped" in done.stdout
+    finally:
+        holder.kill()
+        holder.wait()
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)  # the lock died with its holder
+    assert done.returncode == 0 and "6 new" in done.stdout
+
+
+def test_unreachable_database_exits_2_without_touching_anything(sample: Path) -> None:
+    from .conftest import free_port
+
+    _use(sample, f"postgresql+psycopg://syndicate:s3cret-pw@127.0.0.1:{free_port()}/news")
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 2
+    assert "cannot open the state database" in done.stderr and "s3cret-pw" not in done.stderr
+    assert not (sample / "feeds").exists() and not (sample / "outbox").exists()
+
+
+def test_wrong_credentials_exit_2(sample: Path, postgres_server: str) -> None:
+    url = postgres_server.replace("postgres@", "nobody@") + "postgres"
+    _use(sample, url)
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 2 and "nobody" in done.stderr
+
+
+def test_newer_schema_exits_2_and_is_left_alone(sample: Path, postgres_url: str) -> None:
+    _use(sample, postgres_url)
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
+        articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 2 and "schema version 99" in done.stderr
+    with engine.begin() as conn:
+        assert conn.scalar(sa.text("SELECT value FROM meta WHERE key = 'schema_version'")) == "99"
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == articles
+    engine.dispose()
