@@ -48,3 +48,7 @@ class DeliveryError(SyndicateError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         self.permanent = permanent
         super().__init__(message)
+
+
+class SubscriberError(SyndicateError):
+    """A subscriber command cannot do what it was asked (unknown address, forged token)."""

@@ -17,7 +17,7 @@ from syndicate.tokens import make_token
 log = logging.getLogger("syndicate")
 
 
-def _secret(config: Config, store: Store) -> str:
+def signing_key(config: Config, store: Store) -> str:
     """The key that signs unsubscribe tokens: from the environment, or (file delivery only) a
     random key kept in the state database so that local trials work out of the box."""
     if config.email.secret:
@@ -60,7 +60,7 @@ def deliver_pending(
     if not queue:
         return 0, []
     digests = {d.id: d for d in store.digests()}
-    key = _secret(config, store)
+    key = signing_key(config, store)
     sender = _sender(config)
     sent, failed = 0, []
     try:

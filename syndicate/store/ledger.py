@@ -1,51 +1,24 @@
-"""The subscriber list, the per-message delivery ledger and the run log: the half of the
-state that `send` workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
+"""The per-message delivery ledger and the run log: the half of the state that `send`
+workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicate.models import Delivery, Subscriber
+from syndicate.models import Delivery
 from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
 
 
 class Ledger:
-    """Subscribers, deliveries and runs; `Store` supplies the connection handling."""
+    """Deliveries and runs; `Store` supplies the connection handling."""
 
     def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
         raise NotImplementedError
-
-    def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
-        """Insert new addresses and refresh names; never reactivate an unsubscribed one."""
-        added = 0
-        with self._tx() as conn:
-            for person in people:
-                query = subscribers.update().where(subscribers.c.email == person.email)
-                if conn.execute(query.values(name=person.name, updated=now)).rowcount == 0:
-                    conn.execute(
-                        subscribers.insert().values(
-                            email=person.email,
-                            name=person.name,
-                            status=person.status,
-                            created=now,
-                            updated=now,
-                        )
-                    )
-                    added += 1
-        return added
-
-    def subscribers(self) -> list[Subscriber]:
-        with self._tx(write=False) as conn:
-            return [
-                Subscriber(r.email, r.name, r.status)
-                for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
-            ]
 
     def open_deliveries(self) -> list[Delivery]:
         """Messages still to deliver: pending, or left `sending` by a crash."""
