@@ -1,14 +1,26 @@
-"""Mail: turn each pending ledger row into a message and hand it to the configured sender."""
+"""Mail: turn each due ledger row into a message and hand it to the configured sender.
+
+SMTP runs `[smtp] max_connections` threads, one connection each, paced to
+`[smtp] rate_per_second`; every ledger change is committed at once, one at a time (a lock), so
+a crash loses nothing and never re-sends a `sent` message. 4xx answers are retried in later
+runs with exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails
+that message and marks the address bounced; an unreachable server stops the batch and leaves
+the rest pending. Holds no SQL and no SMTP; never reads the clock (`now` is passed in).
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
 import secrets
-from datetime import datetime
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from syndicate import deliver
 from syndicate.config import Config
 from syndicate.errors import ConfigError, DeliveryError
+from syndicate.models import Delivery
 from syndicate.render.common import Site
 from syndicate.render.message import build_message
 from syndicate.store import Store
@@ -49,49 +61,102 @@ def _sender(config: Config) -> deliver.Sender:
         username=smtp.username,
         password=smtp.password,
         timeout=smtp.timeout,
+        ca_file=smtp.ca_file,
     )
+
+
+class _Batch:
+    """One run's sending: a queue of due deliveries drained by worker threads."""
+
+    def __init__(self, config: Config, store: Store, now: datetime, build: Builder) -> None:
+        self.config, self.store, self.now, self.build = config, store, now, build
+        self.todo: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.ledger = threading.Lock()  # one ledger write at a time, each committed at once
+        self.stop = threading.Event()  # the server is unreachable: leave the rest pending
+        self.pacer = deliver.Pacer(config.smtp.rate_per_second)
+        self.sent, self.failed = 0, list[str]()
+
+    def run(self, queue_: list[Delivery]) -> None:
+        for delivery in queue_:
+            self.todo.put(delivery)
+        smtp = self.config.email.delivery == "smtp"
+        count = min(self.config.smtp.max_connections, len(queue_)) if smtp else 1
+        workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    def work(self) -> None:
+        sender = _sender(self.config)
+        try:
+            while not self.stop.is_set():
+                try:
+                    delivery = self.todo.get_nowait()
+                except queue.Empty:
+                    return
+                self.one(sender, delivery)
+        finally:
+            sender.close()
+
+    def one(self, sender: deliver.Sender, delivery: Delivery) -> None:
+        message = self.build(delivery)
+        self.pacer.wait()
+        with self.ledger:
+            self.store.mark_delivery(delivery, "sending", self.now)
+        try:
+            sender.send(delivery.digest_id, delivery.email, message)
+        except DeliveryError as exc:
+            with self.ledger:
+                self.failure(delivery, exc)
+            return
+        with self.ledger:
+            self.store.mark_delivery(delivery, "sent", self.now)
+            self.sent += 1
+
+    def failure(self, delivery: Delivery, exc: DeliveryError) -> None:
+        store, now, attempts = self.store, self.now, delivery.attempts + 1
+        if exc.unreachable:  # not the recipient's fault: no attempt counted, stop the batch
+            self.stop.set()
+            store.mark_delivery(delivery, "pending", now, str(exc), attempts=delivery.attempts)
+        elif exc.permanent or attempts >= self.config.smtp.max_attempts:
+            store.mark_delivery(delivery, "failed", now, str(exc))
+            if exc.bounce:
+                store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
+        else:
+            wait = timedelta(seconds=self.config.smtp.retry_after * 2 ** (attempts - 1))
+            store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
+        log.error(
+            "event=delivery-failed digest=%s to=%s attempts=%d permanent=%s error=%s",
+            delivery.digest_id, delivery.email, attempts, exc.permanent, exc,
+        )  # fmt: skip
+        self.failed.append(delivery.email)
+
+
+Builder = Callable[[Delivery], bytes]
 
 
 def deliver_pending(
     config: Config, store: Store, site: Site, now: datetime
 ) -> tuple[int, list[str]]:
-    """Send every pending message; the ledger is committed around each one."""
-    queue = store.open_deliveries()
-    if not queue:
+    """Send every due message; returns (sent, addresses that failed this time)."""
+    due = store.open_deliveries(now)
+    if not due:
         return 0, []
     digests = {d.id: d for d in store.digests()}
     key = signing_key(config, store)
-    sender = _sender(config)
-    sent, failed = 0, []
-    try:
-        for delivery in queue:
-            url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-            message = build_message(
-                site,
-                digests[delivery.digest_id],
-                delivery,
-                sender=config.email.sender,
-                unsubscribe_url=url,
-            )
-            store.mark_delivery(delivery, "sending", now)
-            try:
-                sender.send(delivery.digest_id, delivery.email, message)
-            except DeliveryError as exc:
-                store.mark_delivery(
-                    delivery, "failed" if exc.permanent else "pending", now, str(exc)
-                )
-                log.error(
-                    "event=delivery-failed digest=%s to=%s permanent=%s error=%s",
-                    delivery.digest_id,
-                    delivery.email,
-                    exc.permanent,
-                    exc,
-                )
-                failed.append(delivery.email)
-                continue
-            store.mark_delivery(delivery, "sent", now)
-            sent += 1
-    finally:
-        sender.close()
-    log.info("event=delivered sent=%d failed=%d via=%s", sent, len(failed), config.email.delivery)
-    return sent, failed
+
+    def build(delivery: Delivery) -> bytes:
+        url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
+        return build_message(
+            site, digests[delivery.digest_id], delivery,
+            sender=config.email.sender, unsubscribe_url=url,
+        )  # fmt: skip
+
+    batch = _Batch(config, store, now, build)
+    batch.run(due)
+    log.info(
+        "event=delivered sent=%d failed=%d via=%s", batch.sent, len(batch.failed),
+        config.email.delivery,
+    )  # fmt: skip
+    return batch.sent, batch.failed

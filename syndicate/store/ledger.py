@@ -20,9 +20,13 @@ class Ledger:
     def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def open_deliveries(self) -> list[Delivery]:
-        """Messages still to deliver: pending, or left `sending` by a crash."""
-        query = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
+    def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
+        """Messages still to deliver: pending and due at `now` (all pending without it), or
+        left `sending` by a crash. Never a `sent` one."""
+        due = deliveries.c.status == "pending"
+        if now is not None:
+            due &= deliveries.c.next_attempt.is_(None) | (deliveries.c.next_attempt <= now)
+        query = sa.select(deliveries).where(due | (deliveries.c.status == "sending"))
         with self._tx(write=False) as conn:
             rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
             return [
@@ -31,10 +35,20 @@ class Ledger:
             ]
 
     def mark_delivery(
-        self, delivery: Delivery, status: str, now: datetime, error: str = ""
+        self,
+        delivery: Delivery,
+        status: str,
+        now: datetime,
+        error: str = "",
+        *,
+        next_attempt: datetime | None = None,
+        attempts: int | None = None,
     ) -> None:
-        """Move one ledger row to `status` and commit at once (the ledger is per message)."""
-        attempts = deliveries.c.attempts + (1 if status == "sending" else 0)
+        """Move one ledger row to `status` and commit at once (the ledger is per message).
+
+        `sending` counts an attempt unless `attempts` is given; `next_attempt` holds a pending
+        row back until then."""
+        counted = deliveries.c.attempts + (1 if status == "sending" else 0)
         key = (deliveries.c.digest_id == delivery.digest_id) & (
             deliveries.c.email == delivery.email
         )
@@ -42,7 +56,13 @@ class Ledger:
             conn.execute(
                 deliveries.update()
                 .where(key)
-                .values(status=status, attempts=attempts, last_error=error, updated=now)
+                .values(
+                    status=status,
+                    attempts=counted if attempts is None else attempts,
+                    last_error=error,
+                    updated=now,
+                    next_attempt=next_attempt,
+                )
             )
 
     def counts(self) -> dict[str, int]:
