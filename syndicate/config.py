@@ -79,6 +79,9 @@ class EmailConfig:
     secret_env: str = "SYNDICATE_SECRET"  # noqa: S105 (a variable name, not a secret)
     address: str = ""
     unsubscribe_url: str = ""
+    dkim_key: str = ""  # path of a PEM private key; empty = no DKIM signature
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # default: the From address's domain
     secret: str | None = field(default=None, repr=False)  # from the environment only
 
 
@@ -235,6 +238,7 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
         unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
         secret=env.get(cfg.email.secret_env) or None,
+        dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
     )
     smtp = dataclasses.replace(
         cfg.smtp,
@@ -294,6 +298,8 @@ def _validate(cfg: Config) -> None:
             ) from None
     if cfg.email.unsubscribe_url and "{token}" not in cfg.email.unsubscribe_url:
         raise ConfigError("must contain {token}", key="email.unsubscribe_url")
+    if cfg.email.dkim_key and not cfg.email.dkim_selector:
+        raise ConfigError("is required when email.dkim_key is set", key="email.dkim_selector")
     if cfg.email.sender:
         normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
 

@@ -16,13 +16,15 @@ import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from syndicate import deliver
 from syndicate.config import Config
 from syndicate.errors import ConfigError, DeliveryError
 from syndicate.models import Delivery
 from syndicate.render.common import Site
-from syndicate.render.message import build_message
+from syndicate.render.dkim import DkimKey, sign
+from syndicate.render.message import build_message, sender_domain
 from syndicate.store import Store
 from syndicate.tokens import make_token
 
@@ -46,6 +48,22 @@ def signing_key(config: Config, store: Store) -> str:
         store.set_meta("local_secret", stored)
         log.warning("event=secret-generated reason=%s-unset delivery=file", config.email.secret_env)
     return stored
+
+
+def dkim_key(config: Config) -> DkimKey | None:
+    """The DKIM signing key, read once per run, or None when `[email] dkim_key` is unset."""
+    email = config.email
+    if not email.dkim_key:
+        return None
+    try:
+        pem = Path(email.dkim_key).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {email.dkim_key}: {exc.strerror}", key="email.dkim_key"
+        ) from None
+    key = DkimKey(pem, email.dkim_selector, email.dkim_domain or sender_domain(email.sender))
+    sign(b"From: a@example.org\r\nSubject: key check\r\n\r\n", key)  # a bad key fails here
+    return key
 
 
 def _sender(config: Config) -> deliver.Sender:
@@ -75,6 +93,7 @@ class _Batch:
         self.stop = threading.Event()  # the server is unreachable: leave the rest pending
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
         self.sent, self.failed = 0, list[str]()
+        self.error: BaseException | None = None  # a worker's unexpected error, re-raised
 
     def run(self, queue_: list[Delivery]) -> None:
         for delivery in queue_:
@@ -86,6 +105,8 @@ class _Batch:
             worker.start()
         for worker in workers:
             worker.join()
+        if self.error is not None:
+            raise self.error
 
     def work(self) -> None:
         sender = _sender(self.config)
@@ -96,6 +117,9 @@ class _Batch:
                 except queue.Empty:
                     return
                 self.one(sender, delivery)
+        except BaseException as exc:  # e.g. the database went away: stop everyone, report it
+            self.error = exc
+            self.stop.set()
         finally:
             sender.close()
 
@@ -144,14 +168,15 @@ def deliver_pending(
     if not due:
         return 0, []
     digests = {d.id: d for d in store.digests()}
-    key = signing_key(config, store)
+    key, dkim = signing_key(config, store), dkim_key(config)
 
     def build(delivery: Delivery) -> bytes:
         url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-        return build_message(
+        message = build_message(
             site, digests[delivery.digest_id], delivery,
             sender=config.email.sender, unsubscribe_url=url,
         )  # fmt: skip
+        return message if dkim is None else sign(message, dkim)
 
     batch = _Batch(config, store, now, build)
     batch.run(due)
