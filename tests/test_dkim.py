@@ -62,12 +62,12 @@ def test_messages_are_signed_and_verify(sample: Path) -> None:
 
 def test_dkim_key_needs_a_selector_and_a_readable_key(sample: Path) -> None:
     _configure(sample, 'dkim_key = "missing.pem"')
-    with pytest.raises(ConfigError, match="email.dkim_selector"):
+    with pytest.raises(ConfigError, match=r"email\.dkim_selector"):
         load_config(sample / "config.toml", {"SYNDICATE_SECRET": SECRET})
     _configure(sample, 'dkim_selector = "s1"')
     config = load_config(sample / "config.toml", {"SYNDICATE_SECRET": SECRET})
     with pytest.raises(ConfigError, match=r"email.dkim_key.*missing.pem"):
         pipeline.run_once(config, NOW)
     (sample / "missing.pem").write_text("not a key")
-    with pytest.raises(ConfigError, match="email.dkim_key"):
+    with pytest.raises(ConfigError, match=r"email\.dkim_key"):
         pipeline.run_once(config, NOW)
