@@ -25,12 +25,14 @@ from syndicate import __version__, pipeline, schedule
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
 from syndicate.models import Progress, RunReport, no_progress
+from syndicate.pipeline import people
 from syndicate.scaffold import scaffold
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 FACT = re.compile(r"(\w[\w-]*)=(\S+)")
+Say = Callable[[str], None]
 
 
 def _when(text: str) -> datetime:
@@ -74,7 +76,26 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("schedule", help="run forever: pick-up, digests and retries on schedule")
     init = commands.add_parser("init", help="scaffold a new publication in DIR")
     init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    _subscriber_parsers(commands)
     return parser
+
+
+def _subscriber_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    people = commands.add_parser("subscribers", help="manage the subscriber list")
+    actions = people.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add an address (or update its name)")
+    add.add_argument("email")
+    add.add_argument("--name", default="", help="the reader's name")
+    add.add_argument(
+        "--resubscribe", action="store_true", help="reactivate an unsubscribed or bounced address"
+    )
+    actions.add_parser("remove", help="unsubscribe an address").add_argument("email")
+    actions.add_parser("list", help="every address with its name and status")
+    for name, help_text in (("import", "add the rows of a CSV file (email,name)"),
+                            ("export", "write the active subscribers to a CSV file")):  # fmt: skip
+        actions.add_parser(name, help=help_text).add_argument("file", type=Path)
+    unsub = commands.add_parser("unsubscribe", help="unsubscribe the address a signed token names")
+    unsub.add_argument("token")
 
 
 class JsonFormatter(logging.Formatter):
@@ -187,8 +208,41 @@ def _init(folder: Path, say: Callable[[str], None]) -> int:
     return EXIT_OK
 
 
+def _subscribers(args: argparse.Namespace, config: Config, now: datetime, say: Say) -> int:
+    if args.action == "add":
+        done = people.add(config, args.email, args.name, now, resubscribe=args.resubscribe)
+        say(f"{done}: {args.email}")
+    elif args.action == "remove":
+        say(f"unsubscribed: {people.remove(config, args.email, now)}")
+    elif args.action == "list":
+        everyone = people.listing(config)
+        for person in everyone:
+            print(f"{person.email}\t{person.name}\t{person.status}")
+        active = sum(p.status == "active" for p in everyone)
+        say(f"{len(everyone)} subscribers, {active} active")
+    elif args.action == "export":
+        say(f"exported {people.export_csv(config, args.file)} active subscribers to {args.file}")
+    else:
+        result = people.import_csv(config, args.file, now)
+        for problem in result.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        upserted = result.upserted
+        say(
+            f"imported {args.file}: {len(upserted.added)} added, {len(upserted.updated)} updated, "
+            f"{len(upserted.kept_inactive)} kept unsubscribed or bounced, "
+            f"{result.duplicates} duplicates, {len(result.problems)} bad rows"
+        )
+        return EXIT_PARTIAL if result.problems else EXIT_OK
+    return EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], None]) -> int:
     now: datetime = getattr(args, "now", None) or datetime.now(UTC)
+    if args.command == "subscribers":
+        return _subscribers(args, config, now, say)
+    if args.command == "unsubscribe":
+        say(f"unsubscribed: {people.unsubscribe(config, args.token, now)}")
+        return EXIT_OK
     if args.command == "check":
         problems, count = pipeline.check(config)
         for problem in problems:

@@ -79,6 +79,9 @@ class EmailConfig:
     secret_env: str = "SYNDICATE_SECRET"  # noqa: S105 (a variable name, not a secret)
     address: str = ""
     unsubscribe_url: str = ""
+    dkim_key: str = ""  # path of a PEM private key; empty = no DKIM signature
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # default: the From address's domain
     secret: str | None = field(default=None, repr=False)  # from the environment only
 
 
@@ -92,6 +95,9 @@ class SmtpConfig:
     max_connections: int = 4
     rate_per_second: float = 0
     timeout: float = 30
+    max_attempts: int = 5
+    retry_after: float = 300
+    ca_file: str = ""
     password: str | None = field(default=None, repr=False)  # from the environment only
 
 
@@ -232,8 +238,13 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
         unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
         secret=env.get(cfg.email.secret_env) or None,
+        dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
     )
-    smtp = dataclasses.replace(cfg.smtp, password=env.get(cfg.smtp.password_env) or None)
+    smtp = dataclasses.replace(
+        cfg.smtp,
+        password=env.get(cfg.smtp.password_env) or None,
+        ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
+    )
     return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
 
 
@@ -253,9 +264,17 @@ def _validate(cfg: Config) -> None:
         ("feeds.page_size", cfg.feeds.page_size),
         ("schedule.ingest_interval", cfg.schedule.ingest_interval),
         ("smtp.max_connections", cfg.smtp.max_connections),
+        ("smtp.max_attempts", cfg.smtp.max_attempts),
     ):
         if number < 1:
             raise ConfigError(f"must be at least 1, not {number}", key=key)
+    for key, seconds in (
+        ("smtp.rate_per_second", cfg.smtp.rate_per_second),
+        ("smtp.retry_after", cfg.smtp.retry_after),
+        ("smtp.timeout", cfg.smtp.timeout),
+    ):
+        if seconds < 0:
+            raise ConfigError(f"must not be negative, not {seconds}", key=key)
     if cfg.digest.first_digest_days < 0:
         raise ConfigError("must not be negative", key="digest.first_digest_days")
     try:
@@ -279,6 +298,8 @@ def _validate(cfg: Config) -> None:
             ) from None
     if cfg.email.unsubscribe_url and "{token}" not in cfg.email.unsubscribe_url:
         raise ConfigError("must contain {token}", key="email.unsubscribe_url")
+    if cfg.email.dkim_key and not cfg.email.dkim_selector:
+        raise ConfigError("is required when email.dkim_key is set", key="email.dkim_selector")
     if cfg.email.sender:
         normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
 

@@ -42,9 +42,24 @@ class RenderError(SyndicateError):
 class DeliveryError(SyndicateError):
     """Output files or mail could not be delivered.
 
-    `permanent` means retrying cannot help (an SMTP 5xx answer): that recipient fails for good.
+    `permanent` means retrying cannot help (an SMTP 5xx answer): that recipient fails for good;
+    `bounce` that the address itself was refused (a hard bounce); `unreachable` that the server
+    cannot be used right now (down, dropped us, refused our login): stop sending, retry later.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        bounce: bool = False,
+        unreachable: bool = False,
+    ) -> None:
         self.permanent = permanent
+        self.bounce = bounce
+        self.unreachable = unreachable
         super().__init__(message)
+
+
+class SubscriberError(SyndicateError):
+    """A subscriber command cannot do what it was asked (unknown address, forged token)."""

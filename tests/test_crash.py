@@ -21,7 +21,9 @@ from .conftest import NOW, SECRET
 
 ARTICLES = 200
 SUBSCRIBERS = 300
-KILL_AFTER = [0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.2, 1.4, 1.6, 1.8, 2.0] * 2  # 24 kills
+KILL_AFTER = [0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.2, 1.4, 1.6, 1.8, 2.0]
+KILLS = 24
+CONNECTIONS = 4  # [smtp] max_connections: each connection is a worker that can be cut mid-send
 
 
 class Reader(threading.Thread):
@@ -90,15 +92,17 @@ def test_sigkill_at_many_moments_loses_nothing_and_sends_once(sample: Path, smtp
     _prepare(sample, controller.port)
     reader = Reader(sample / "feeds")
     reader.start()
-    kills = 0
-    for number, delay in enumerate(KILL_AFTER):
+    kills = number = 0
+    while kills < KILLS and number < 10 * KILLS:  # bounded: a pass may finish before its kill
+        delay = KILL_AFTER[number % len(KILL_AFTER)]
+        number += 1
         proc = _start(sample, "send" if number % 4 == 3 else "run")
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        if number % 6 == 5:  # new articles keep arriving, so later kills land in pick-up too
+        if number % 5 == 4:  # new articles keep arriving, so later kills land in pick-up too
             (sample / "articles" / f"9{number:02d}_late.txt").write_text(
                 f"Late article {number}\n\nText.\n"
             )
@@ -114,9 +118,10 @@ def test_sigkill_at_many_moments_loses_nothing_and_sends_once(sample: Path, smtp
     print(f"\nkills={kills} messages={len(handler.messages)} unique={len(ids)} "
           f"duplicates={duplicates} reader_reads={reader.reads}")  # fmt: skip
     assert kills >= 20
-    assert reader.bad == [] and reader.reads > 100
+    assert reader.bad == [], reader.bad[:5]
+    assert reader.reads > 100
     assert len(recipients) == SUBSCRIBERS  # everyone got the digest ...
-    assert duplicates <= kills  # ... and at most one duplicate per kill
+    assert duplicates <= kills * CONNECTIONS  # ... and at most one per connection per kill
     rss = (sample / "feeds" / "rss.xml").read_text()
     assert all(f"Generated article {n}<" in rss for n in range(ARTICLES))
     late = [p for p in (sample / "articles").iterdir() if p.name.startswith("9")]

@@ -1,23 +1,37 @@
-"""Mail: turn each pending ledger row into a message and hand it to the configured sender."""
+"""Mail: turn each due ledger row into a message and hand it to the configured sender.
+
+SMTP runs `[smtp] max_connections` threads, one connection each, paced to
+`[smtp] rate_per_second`; every ledger change is committed at once, one at a time (a lock), so
+a crash loses nothing and never re-sends a `sent` message. 4xx answers are retried in later
+runs with exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails
+that message and marks the address bounced; an unreachable server stops the batch and leaves
+the rest pending. Holds no SQL and no SMTP; never reads the clock (`now` is passed in).
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
 import secrets
-from datetime import datetime
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from syndicate import deliver
 from syndicate.config import Config
 from syndicate.errors import ConfigError, DeliveryError
+from syndicate.models import Delivery
 from syndicate.render.common import Site
-from syndicate.render.message import build_message
+from syndicate.render.dkim import DkimKey, sign
+from syndicate.render.message import build_message, sender_domain
 from syndicate.store import Store
 from syndicate.tokens import make_token
 
 log = logging.getLogger("syndicate")
 
 
-def _secret(config: Config, store: Store) -> str:
+def signing_key(config: Config, store: Store) -> str:
     """The key that signs unsubscribe tokens: from the environment, or (file delivery only) a
     random key kept in the state database so that local trials work out of the box."""
     if config.email.secret:
@@ -36,6 +50,22 @@ def _secret(config: Config, store: Store) -> str:
     return stored
 
 
+def dkim_key(config: Config) -> DkimKey | None:
+    """The DKIM signing key, read once per run, or None when `[email] dkim_key` is unset."""
+    email = config.email
+    if not email.dkim_key:
+        return None
+    try:
+        pem = Path(email.dkim_key).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {email.dkim_key}: {exc.strerror}", key="email.dkim_key"
+        ) from None
+    key = DkimKey(pem, email.dkim_selector, email.dkim_domain or sender_domain(email.sender))
+    sign(b"From: a@example.org\r\nSubject: key check\r\n\r\n", key)  # a bad key fails here
+    return key
+
+
 def _sender(config: Config) -> deliver.Sender:
     if config.email.delivery == "file":
         return deliver.FileSender(config.paths.outbox)
@@ -49,49 +79,109 @@ def _sender(config: Config) -> deliver.Sender:
         username=smtp.username,
         password=smtp.password,
         timeout=smtp.timeout,
+        ca_file=smtp.ca_file,
     )
+
+
+class _Batch:
+    """One run's sending: a queue of due deliveries drained by worker threads."""
+
+    def __init__(self, config: Config, store: Store, now: datetime, build: Builder) -> None:
+        self.config, self.store, self.now, self.build = config, store, now, build
+        self.todo: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.ledger = threading.Lock()  # one ledger write at a time, each committed at once
+        self.stop = threading.Event()  # the server is unreachable: leave the rest pending
+        self.pacer = deliver.Pacer(config.smtp.rate_per_second)
+        self.sent, self.failed = 0, list[str]()
+        self.error: BaseException | None = None  # a worker's unexpected error, re-raised
+
+    def run(self, queue_: list[Delivery]) -> None:
+        for delivery in queue_:
+            self.todo.put(delivery)
+        smtp = self.config.email.delivery == "smtp"
+        count = min(self.config.smtp.max_connections, len(queue_)) if smtp else 1
+        workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        if self.error is not None:
+            raise self.error
+
+    def work(self) -> None:
+        sender = _sender(self.config)
+        try:
+            while not self.stop.is_set():
+                try:
+                    delivery = self.todo.get_nowait()
+                except queue.Empty:
+                    return
+                self.one(sender, delivery)
+        except BaseException as exc:  # e.g. the database went away: stop everyone, report it
+            self.error = exc
+            self.stop.set()
+        finally:
+            sender.close()
+
+    def one(self, sender: deliver.Sender, delivery: Delivery) -> None:
+        message = self.build(delivery)
+        self.pacer.wait()
+        with self.ledger:
+            self.store.mark_delivery(delivery, "sending", self.now)
+        try:
+            sender.send(delivery.digest_id, delivery.email, message)
+        except DeliveryError as exc:
+            with self.ledger:
+                self.failure(delivery, exc)
+            return
+        with self.ledger:
+            self.store.mark_delivery(delivery, "sent", self.now)
+            self.sent += 1
+
+    def failure(self, delivery: Delivery, exc: DeliveryError) -> None:
+        store, now, attempts = self.store, self.now, delivery.attempts + 1
+        if exc.unreachable:  # not the recipient's fault: no attempt counted, stop the batch
+            self.stop.set()
+            store.mark_delivery(delivery, "pending", now, str(exc), attempts=delivery.attempts)
+        elif exc.permanent or attempts >= self.config.smtp.max_attempts:
+            store.mark_delivery(delivery, "failed", now, str(exc))
+            if exc.bounce:
+                store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
+        else:
+            wait = timedelta(seconds=self.config.smtp.retry_after * 2 ** (attempts - 1))
+            store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
+        log.error(
+            "event=delivery-failed digest=%s to=%s attempts=%d permanent=%s error=%s",
+            delivery.digest_id, delivery.email, attempts, exc.permanent, exc,
+        )  # fmt: skip
+        self.failed.append(delivery.email)
+
+
+Builder = Callable[[Delivery], bytes]
 
 
 def deliver_pending(
     config: Config, store: Store, site: Site, now: datetime
 ) -> tuple[int, list[str]]:
-    """Send every pending message; the ledger is committed around each one."""
-    queue = store.open_deliveries()
-    if not queue:
+    """Send every due message; returns (sent, addresses that failed this time)."""
+    due = store.open_deliveries(now)
+    if not due:
         return 0, []
     digests = {d.id: d for d in store.digests()}
-    key = _secret(config, store)
-    sender = _sender(config)
-    sent, failed = 0, []
-    try:
-        for delivery in queue:
-            url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-            message = build_message(
-                site,
-                digests[delivery.digest_id],
-                delivery,
-                sender=config.email.sender,
-                unsubscribe_url=url,
-            )
-            store.mark_delivery(delivery, "sending", now)
-            try:
-                sender.send(delivery.digest_id, delivery.email, message)
-            except DeliveryError as exc:
-                store.mark_delivery(
-                    delivery, "failed" if exc.permanent else "pending", now, str(exc)
-                )
-                log.error(
-                    "event=delivery-failed digest=%s to=%s permanent=%s error=%s",
-                    delivery.digest_id,
-                    delivery.email,
-                    exc.permanent,
-                    exc,
-                )
-                failed.append(delivery.email)
-                continue
-            store.mark_delivery(delivery, "sent", now)
-            sent += 1
-    finally:
-        sender.close()
-    log.info("event=delivered sent=%d failed=%d via=%s", sent, len(failed), config.email.delivery)
-    return sent, failed
+    key, dkim = signing_key(config, store), dkim_key(config)
+
+    def build(delivery: Delivery) -> bytes:
+        url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
+        message = build_message(
+            site, digests[delivery.digest_id], delivery,
+            sender=config.email.sender, unsubscribe_url=url,
+        )  # fmt: skip
+        return message if dkim is None else sign(message, dkim)
+
+    batch = _Batch(config, store, now, build)
+    batch.run(due)
+    log.info(
+        "event=delivered sent=%d failed=%d via=%s", batch.sent, len(batch.failed),
+        config.email.delivery,
+    )  # fmt: skip
+    return batch.sent, batch.failed

@@ -22,6 +22,7 @@ from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
 from syndicate.models import Article, Digest, Entry, FileStat
 from syndicate.store.ledger import Ledger
+from syndicate.store.people import People, Upserted
 from syndicate.store.schema import (
     LIVE,
     MIGRATIONS,
@@ -35,7 +36,7 @@ from syndicate.store.schema import (
     subscribers,
 )
 
-__all__ = ["SCHEMA_VERSION", "Store"]
+__all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,7 +86,7 @@ def _article_values(article: Article) -> dict[str, Any]:
 _NEWEST = (sa.func.coalesce(articles.c.date, articles.c.first_seen).desc(), articles.c.id)
 
 
-class Store(Ledger):
+class Store(Ledger, People):
     """The one gateway to the state database."""
 
     def __init__(self, engine: Engine) -> None:

@@ -1,55 +1,32 @@
-"""The subscriber list, the per-message delivery ledger and the run log: the half of the
-state that `send` workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
+"""The per-message delivery ledger and the run log: the half of the state that `send`
+workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicate.models import Delivery, Subscriber
+from syndicate.models import Delivery
 from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
 
 
 class Ledger:
-    """Subscribers, deliveries and runs; `Store` supplies the connection handling."""
+    """Deliveries and runs; `Store` supplies the connection handling."""
 
     def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
-        """Insert new addresses and refresh names; never reactivate an unsubscribed one."""
-        added = 0
-        with self._tx() as conn:
-            for person in people:
-                query = subscribers.update().where(subscribers.c.email == person.email)
-                if conn.execute(query.values(name=person.name, updated=now)).rowcount == 0:
-                    conn.execute(
-                        subscribers.insert().values(
-                            email=person.email,
-                            name=person.name,
-                            status=person.status,
-                            created=now,
-                            updated=now,
-                        )
-                    )
-                    added += 1
-        return added
-
-    def subscribers(self) -> list[Subscriber]:
-        with self._tx(write=False) as conn:
-            return [
-                Subscriber(r.email, r.name, r.status)
-                for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
-            ]
-
-    def open_deliveries(self) -> list[Delivery]:
-        """Messages still to deliver: pending, or left `sending` by a crash."""
-        query = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
+    def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
+        """Messages still to deliver: pending and due at `now` (all pending without it), or
+        left `sending` by a crash. Never a `sent` one."""
+        due = deliveries.c.status == "pending"
+        if now is not None:
+            due &= deliveries.c.next_attempt.is_(None) | (deliveries.c.next_attempt <= now)
+        query = sa.select(deliveries).where(due | (deliveries.c.status == "sending"))
         with self._tx(write=False) as conn:
             rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
             return [
@@ -58,10 +35,20 @@ class Ledger:
             ]
 
     def mark_delivery(
-        self, delivery: Delivery, status: str, now: datetime, error: str = ""
+        self,
+        delivery: Delivery,
+        status: str,
+        now: datetime,
+        error: str = "",
+        *,
+        next_attempt: datetime | None = None,
+        attempts: int | None = None,
     ) -> None:
-        """Move one ledger row to `status` and commit at once (the ledger is per message)."""
-        attempts = deliveries.c.attempts + (1 if status == "sending" else 0)
+        """Move one ledger row to `status` and commit at once (the ledger is per message).
+
+        `sending` counts an attempt unless `attempts` is given; `next_attempt` holds a pending
+        row back until then."""
+        counted = deliveries.c.attempts + (1 if status == "sending" else 0)
         key = (deliveries.c.digest_id == delivery.digest_id) & (
             deliveries.c.email == delivery.email
         )
@@ -69,7 +56,13 @@ class Ledger:
             conn.execute(
                 deliveries.update()
                 .where(key)
-                .values(status=status, attempts=attempts, last_error=error, updated=now)
+                .values(
+                    status=status,
+                    attempts=counted if attempts is None else attempts,
+                    last_error=error,
+                    updated=now,
+                    next_attempt=next_attempt,
+                )
             )
 
     def counts(self) -> dict[str, int]:

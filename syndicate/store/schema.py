@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -100,6 +100,7 @@ deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text, nullable=False, default=""),
     sa.Column("updated", UTCDateTime, nullable=False),
+    sa.Column("next_attempt", UTCDateTime),  # v2: a 4xx answer waits until then (backoff)
 )
 runs = sa.Table(
     "runs",
@@ -111,5 +112,12 @@ runs = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
 )
 
+
+def _v1_to_v2(conn: Connection) -> None:
+    """v2 retries 4xx answers with exponential backoff: each delivery gets `next_attempt`."""
+    column_type = sa.DateTime().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN next_attempt {column_type}"))
+
+
 # version -> step that upgrades a database from that version to the next one.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}

@@ -1,5 +1,6 @@
 """Deliver: put bytes where they belong. Atomic file writes that leave unchanged files alone,
-removal of files a previous run wrote and this one did not, and message senders.
+removal of files a previous run wrote and this one did not, the run lock and the `.eml`
+sender; `smtp` sends over SMTP and `pace` spaces sends out to a rate.
 
 Nothing here renders or decides; it is told exactly what to write or send.
 """
@@ -10,15 +11,20 @@ import contextlib
 import fcntl
 import json
 import os
-import smtplib
-import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from syndicate.deliver.pace import Pacer
+from syndicate.deliver.smtp import SmtpSender
 from syndicate.errors import DeliveryError
+
+__all__ = [
+    "MANIFEST", "FileSender", "Pacer", "Sender", "SmtpSender", "WriteResult", "publish",
+    "run_lock", "write_atomic",
+]  # fmt: skip
 
 MANIFEST = ".syndicate-manifest.json"
 
@@ -121,74 +127,6 @@ class FileSender:
 
     def close(self) -> None:
         pass
-
-
-class SmtpSender:
-    """`[email] delivery = "smtp"`: one reused connection, STARTTLS / implicit TLS / none, AUTH.
-
-    A dropped connection is reopened once per message; 5xx answers are permanent failures for
-    that recipient only, everything else is temporary (the message stays queued).
-    """
-
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        security: str,
-        envelope_from: str,
-        username: str = "",
-        password: str | None = None,
-        timeout: float = 30,
-    ) -> None:
-        self.host, self.port, self.security = host, port, security
-        self.envelope_from, self.username, self.password = envelope_from, username, password
-        self.timeout = timeout
-        self._conn: smtplib.SMTP | None = None
-
-    def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
-        conn: smtplib.SMTP
-        if self.security == "ssl":
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        else:
-            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.security == "starttls":
-                conn.starttls(context=context)
-        if self.username:
-            conn.login(self.username, self.password or "")
-        self._conn = conn
-        return conn
-
-    def send(self, digest_id: str, recipient: str, message: bytes) -> None:
-        for attempt in (1, 2):
-            try:
-                conn = self._conn or self._connect()
-                conn.sendmail(self.envelope_from, [recipient], message)
-                return
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reply = exc.recipients.get(recipient, (550, b"refused"))
-                raise _refused(recipient, code, reply) from None
-            except smtplib.SMTPResponseException as exc:
-                if exc.smtp_code == 421:  # the server is closing the connection
-                    self.close()
-                raise _refused(recipient, exc.smtp_code, exc.smtp_error) from None
-            except (smtplib.SMTPException, OSError) as exc:
-                self.close()
-                if attempt == 2:
-                    where = f"{self.host}:{self.port}"
-                    raise DeliveryError(f"{recipient}: cannot reach {where}: {exc}") from None
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                conn.quit()
-
-
-def _refused(recipient: str, code: int, reply: bytes | str) -> DeliveryError:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return DeliveryError(f"{recipient}: {code} {text}", permanent=500 <= code < 600)
 
 
 @contextlib.contextmanager

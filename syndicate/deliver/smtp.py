@@ -1,0 +1,120 @@
+"""`[email] delivery = "smtp"`: one SMTP connection (STARTTLS / implicit TLS / none, AUTH),
+reused for many messages, reopened when the server drops it.
+
+Classifies every failure as a `DeliveryError`: a 5xx answer to the recipient is permanent and a
+hard bounce; other 4xx/5xx answers concern that message only; a server that cannot be reached,
+refuses our login or our TLS check is `unreachable` (stop sending for now). It never retries
+beyond one reconnect and never touches the ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+
+from syndicate.errors import DeliveryError
+
+
+class SmtpSender:
+    """One connection's worth of sending; not thread-safe (use one per thread)."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: str,
+        envelope_from: str,
+        username: str = "",
+        password: str | None = None,
+        timeout: float = 30,
+        ca_file: str = "",
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.envelope_from, self.username, self.password = envelope_from, username, password
+        self.timeout, self.ca_file = timeout, ca_file
+        self._conn: smtplib.SMTP | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _open(self) -> smtplib.SMTP:
+        context = ssl.create_default_context(cafile=self.ca_file or None)
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            conn.starttls(context=context)
+        return conn
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            conn = self._open()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"{self.where} refused AUTH as {self.username!r} ({exc.smtp_code}): check "
+                "[smtp] username and the variable named by [smtp] password_env",
+                unreachable=True,
+            ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(
+                f"cannot verify the TLS certificate of {self.where}: {exc.verify_message}; "
+                "a private CA can be trusted with [smtp] ca_file",
+                unreachable=True,
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(
+                f"cannot reach {self.where} ([smtp] host, port, security): {exc}", unreachable=True
+            ) from None
+        self._conn = conn
+        return conn
+
+    def send(self, digest_id: str, recipient: str, message: bytes) -> None:
+        for attempt in (1, 2):
+            conn = self._conn or self._connect()
+            try:
+                conn.sendmail(self.envelope_from, [recipient], message)
+                return
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = exc.recipients.get(recipient, (550, b"refused"))
+                if code == 421:  # the server closes the connection
+                    self.close()
+                raise _refused(recipient, code, reply, bounce=True) from None
+            except smtplib.SMTPSenderRefused as exc:
+                self.close()
+                raise DeliveryError(
+                    f"{self.where} refused the sender {self.envelope_from} ({exc.smtp_code} "
+                    f"{_text(exc.smtp_error)}): check [email] from",
+                    unreachable=True,
+                ) from None
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code == 421:
+                    self.close()
+                raise _refused(recipient, exc.smtp_code, exc.smtp_error, bounce=False) from None
+            except (smtplib.SMTPException, OSError) as exc:
+                self.close()  # dropped: reconnect and send this message again, once
+                if attempt == 2:
+                    raise DeliveryError(
+                        f"{recipient}: connection to {self.where} lost: {exc}", unreachable=True
+                    ) from None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                conn.quit()
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _refused(recipient: str, code: int, reply: bytes | str, *, bounce: bool) -> DeliveryError:
+    permanent = 500 <= code < 600
+    return DeliveryError(
+        f"{recipient}: {code} {_text(reply)}", permanent=permanent, bounce=permanent and bounce
+    )

@@ -1,0 +1,102 @@
+"""The subscriber list: add, re-add, change status, list. A mixin of `Store`; SQL only.
+
+An address whose status is `unsubscribed` or `bounced` is never made active again here unless
+the caller says `resubscribe=True` (the CLI's explicit flag); leaving the list also cancels that
+address's messages still waiting in the delivery ledger. Nothing here validates addresses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syndicate.models import Subscriber, SubscriberStatus
+from syndicate.store.schema import deliveries, subscribers
+
+
+@dataclass
+class Upserted:
+    """What an upsert did, address by address."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    reactivated: list[str] = field(default_factory=list)
+    kept_inactive: list[str] = field(default_factory=list)  # unsubscribed/bounced, left so
+
+
+class People:
+    """Subscribers; `Store` supplies the connection handling."""
+
+    def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def upsert_subscribers(
+        self, people: Sequence[Subscriber], now: datetime, *, resubscribe: bool = False
+    ) -> Upserted:
+        """Insert new addresses as active and refresh names of known ones, in one transaction.
+
+        An unsubscribed or bounced address keeps its status unless `resubscribe` is set."""
+        result = Upserted()
+        with self._tx() as conn:
+            for person in people:
+                row = conn.execute(
+                    sa.select(subscribers.c.status).where(subscribers.c.email == person.email)
+                ).first()
+                if row is None:
+                    conn.execute(
+                        subscribers.insert().values(
+                            email=person.email, name=person.name, status="active",
+                            created=now, updated=now,
+                        )
+                    )  # fmt: skip
+                    result.added.append(person.email)
+                    continue
+                values: dict[str, object] = {"updated": now}
+                if person.name:  # an address given without a name keeps the one it has
+                    values["name"] = person.name
+                if row.status == "active":
+                    result.updated.append(person.email)
+                elif resubscribe:
+                    values["status"] = "active"
+                    result.reactivated.append(person.email)
+                else:
+                    result.kept_inactive.append(person.email)
+                conn.execute(
+                    subscribers.update().where(subscribers.c.email == person.email).values(**values)
+                )
+        return result
+
+    def add_subscribers(self, people: Sequence[Subscriber], now: datetime) -> int:
+        """Upsert without ever reactivating; returns how many addresses were new."""
+        return len(self.upsert_subscribers(people, now).added)
+
+    def set_subscriber_status(
+        self, email: str, status: SubscriberStatus, now: datetime, reason: str = ""
+    ) -> bool:
+        """Change one address's status; False if it is not on the list. Leaving the list
+        cancels its pending messages in the ledger (they become `failed`, with the reason)."""
+        with self._tx() as conn:
+            found = conn.execute(
+                subscribers.update()
+                .where(subscribers.c.email == email)
+                .values(status=status, updated=now)
+            ).rowcount
+            if found and status != "active":
+                conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.email == email, deliveries.c.status == "pending")
+                    .values(status="failed", last_error=f"cancelled: {reason or status}")
+                )
+        return bool(found)
+
+    def subscribers(self) -> list[Subscriber]:
+        with self._tx(write=False) as conn:
+            return [
+                Subscriber(r.email, r.name, r.status)
+                for r in conn.execute(sa.select(subscribers).order_by(subscribers.c.email))
+            ]

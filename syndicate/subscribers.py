@@ -1,0 +1,87 @@
+"""Subscriber lists as CSV (columns `email,name`): parse an import file, format an export.
+
+Every address is validated and normalised with email-validator (syntax only, no DNS) and
+de-duplicated; a bad row is reported as `path:line: reason` and the other rows still count.
+Reads the one file it is given; never touches the database and never writes files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from syndicate.config import normalise_email
+from syndicate.errors import ConfigError, SyndicateError
+from syndicate.models import Subscriber
+
+COLUMNS = ("email", "name")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """An import file's good rows (first occurrence of each address) and its problems."""
+
+    people: tuple[Subscriber, ...]
+    problems: tuple[str, ...]
+    duplicates: int = 0
+
+
+def read_csv(path: Path) -> Parsed:
+    """Parse an import file; raise SyndicateError only if the file itself cannot be read."""
+    try:
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SyndicateError(f"{path}: cannot read the subscriber file: {exc}") from None
+    return parse_csv(text, str(path))
+
+
+def _columns(header: list[str]) -> tuple[int, int] | None:
+    """(email, name) column positions if `header` is a header row, else None."""
+    names = [cell.strip().lower() for cell in header]
+    if "email" not in names:
+        return None
+    return names.index("email"), names.index("name") if "name" in names else -1
+
+
+def parse_csv(text: str, source: str) -> Parsed:
+    rows = csv.reader(io.StringIO(text, newline=""))
+    people: dict[str, Subscriber] = {}
+    problems: list[str] = []
+    duplicates = 0
+    where = (0, 1)
+    for number, row in enumerate(rows):
+        line = rows.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if number == 0 and (header := _columns(row)) is not None:
+            where = header
+            continue
+        try:
+            person = _person(row, where, f"{source}:{line}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        if person.email in people:
+            duplicates += 1
+        else:
+            people[person.email] = person
+    return Parsed(tuple(people.values()), tuple(problems), duplicates)
+
+
+def _person(row: list[str], where: tuple[int, int], key: str) -> Subscriber:
+    email_at, name_at = where
+    if email_at >= len(row) or not row[email_at].strip():
+        raise ConfigError("no email address in this row", key=key)
+    name = row[name_at].strip() if 0 <= name_at < len(row) else ""
+    return Subscriber(normalise_email(row[email_at].strip(), key), " ".join(name.split()))
+
+
+def to_csv(people: list[Subscriber]) -> bytes:
+    """An export file: a header row, then one `email,name` row per subscriber."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows((p.email, p.name) for p in people)
+    return out.getvalue().encode("utf-8")
