@@ -25,6 +25,7 @@ NS = {"atom": ATOM, "content": CONTENT, "dc": DC}
 
 # Every character XML 1.0 cannot carry that syndicate.text.xml_safe is meant to remove.
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+FOLLOW = "Local news, slowly (How to follow: https://example.org/subscribe.html)"
 RFC822 = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
 
@@ -92,8 +93,10 @@ def test_rss_version_and_channel_basics() -> None:
     assert root.get("version") == "2.0"
     ch = channel(data)
     assert ch.findtext("title") == "The Gazette"
-    assert ch.findtext("description") == "Local news, slowly"
+    # The description points people who open the feed in a browser at the subscribe page.
+    assert ch.findtext("description") == FOLLOW
     assert ch.findtext("language") == "fi"
+    assert ch.findtext("ttl") == "60"
 
 
 def test_atom_feed_basics() -> None:
@@ -102,7 +105,7 @@ def test_atom_feed_basics() -> None:
     assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "fi"
     assert root.findtext(f"{{{ATOM}}}id") == "https://example.org/"
     assert root.findtext(f"{{{ATOM}}}title") == "The Gazette"
-    assert root.findtext(f"{{{ATOM}}}subtitle") == "Local news, slowly"
+    assert root.findtext(f"{{{ATOM}}}subtitle") == FOLLOW
     # RFC 4287: a feed whose entries may lack an author needs a feed-level author.
     assert root.findtext(f"{{{ATOM}}}author/{{{ATOM}}}name") == "The Gazette"
 

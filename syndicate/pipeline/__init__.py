@@ -23,7 +23,7 @@ from syndicate.models import Entry, RunReport
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.mail import deliver_pending
 from syndicate.pipeline.pickup import pick_up
-from syndicate.render import feeds, pages
+from syndicate.render import feeds, jsonfeed, pages, tags
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
 
@@ -35,6 +35,8 @@ TEMPLATES = (
     "index.html.j2",
     "article.html.j2",
     "subscribe.html.j2",
+    "tag.html.j2",
+    "teasers.html.j2",
     "digest.html.j2",
     "digest.txt.j2",
     "style.css",
@@ -78,6 +80,8 @@ def site_files(
     return {
         "rss.xml": feeds.rss(site, entries),
         "atom.xml": feeds.atom(site, entries),
+        "feed.json": jsonfeed.json_feed(site, entries),
+        **tags.tag_files(env, site, entries),
         **pages.archive(env, site, entries, store.digests()),
     }
 

@@ -12,13 +12,32 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from textwrap import fill
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from syndicate.config import Config
 from syndicate.models import Entry
+from syndicate.text import slugify, unique_slugs
 
 GENERIC_CTA = "Get our stories sent directly to you: subscribe to the newsletter."
+FEED_FILES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+FEED_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One set of feeds: the publication's main feeds, or one tag's."""
+
+    title: str
+    description: str
+    home: str  # the web page the feeds mirror
+    feeds: Mapping[str, str]  # absolute feed URL by format ("rss", "atom", "json")
+    tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,8 @@ class Site:
     max_items: int = 20
     page_size: int = 20
     hub: str = ""
+    ttl: int = 60  # minutes a reader may cache the feeds
+    tag_slugs: Mapping[str, str] = field(default_factory=dict)
 
     def url_for(self, path: str) -> str:
         return self.url + path
@@ -54,7 +75,38 @@ class Site:
     @property
     def feeds(self) -> dict[str, str]:
         """Feed URLs by format, in the order pages advertise them."""
-        return {"rss": self.url_for("rss.xml"), "atom": self.url_for("atom.xml")}
+        return {kind: self.url_for(name) for kind, name in FEED_FILES.items()}
+
+    def tag_slug(self, tag: str) -> str:
+        """The tag's folder name under tags/ (collision-free over the tags in use)."""
+        return self.tag_slugs.get(tag) or slugify(tag, keep_unicode=True, max_length=48)
+
+    def tag_url(self, tag: str, name: str = "index.html") -> str:
+        return self.url_for(f"tags/{quote(self.tag_slug(tag))}/{name}")
+
+    @property
+    def reader_links(self) -> dict[str, str]:
+        """One-click subscribe links to the RSS feed for popular readers, by reader name."""
+        rss = self.feeds["rss"]
+        return {
+            "Your feed reader (feed: link)": f"feed:{rss}",
+            "Feedly": "https://feedly.com/i/subscription/" + quote(f"feed/{rss}", safe=""),
+            "Inoreader": "https://www.inoreader.com/?add_feed=" + quote(rss, safe=""),
+            "NetNewsWire": "x-netnewswire-feed:" + rss.split(":", 1)[1],
+        }
+
+    @property
+    def main(self) -> Channel:
+        description = f"{self.description} (How to follow: {self.url_for('subscribe.html')})"
+        return Channel(self.title, description, self.url, self.feeds)
+
+    def channel(self, tag: str) -> Channel:
+        """The feeds of one tag: same items as the main feeds, only those with the tag."""
+        feeds = {kind: self.tag_url(tag, name) for kind, name in FEED_FILES.items()}
+        title = f"{self.title}: {tag}"
+        follow = self.url_for("subscribe.html")
+        description = f"Stories tagged “{tag}” from {self.title} (How to follow: {follow})"
+        return Channel(title, description, self.tag_url(tag), feeds, tag)
 
     @property
     def subscribe_url(self) -> str:
@@ -85,6 +137,8 @@ def site_for(config: Config, entries: Sequence[Entry]) -> Site:
         max_items=config.feeds.max_items,
         page_size=config.feeds.page_size,
         hub=config.feeds.hub,
+        ttl=max(1, -(-config.schedule.ingest_interval // 60)),
+        tag_slugs=unique_slugs(tag for e in entries for tag in e.article.tags),
     )
 
 

@@ -17,7 +17,7 @@ from lxml import etree
 
 from syndicate import __version__
 from syndicate.models import Entry
-from syndicate.render.common import Site
+from syndicate.render.common import FEED_TYPES, Channel, Site
 from syndicate.text import xml_safe
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no entries
@@ -52,21 +52,20 @@ class _FixedEntry(FeedEntry):  # type: ignore[misc]
         return entry
 
 
-def _generator(
-    site: Site, feed_url: str, feed_type: str, entries: Sequence[Entry]
-) -> FeedGenerator:
+def _generator(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)  # F9: RSS <author> needs an email; use dc:creator
-    fg.id(site.url)
-    fg.title(xml_safe(site.title).strip() or site.url)
-    fg.description(xml_safe(site.description))
-    fg.link(href=feed_url, rel="self", type=feed_type)  # F2: self first ...
+    fg.id(channel.home)
+    fg.title(xml_safe(channel.title).strip() or site.url)
+    fg.description(xml_safe(channel.description))
+    fg.link(href=channel.feeds[kind], rel="self", type=FEED_TYPES[kind])  # F2: self first ...
     if site.hub:
         fg.register_extension("websub", _RssHub, atom=False, rss=True)
         fg.websub.hub = site.hub
         fg.link(href=site.hub, rel="hub")  # Atom keeps every link
-    fg.link(href=site.url, rel="alternate")  # ... alternate last, so RSS <link> is the site
+    fg.link(href=channel.home, rel="alternate", type="text/html")  # ... alternate last (F2)
     fg.language(site.language)
+    fg.ttl(site.ttl)
     fg.author(name=xml_safe(site.title))
     fg.generator("syndicate", __version__)
     fg.updated(max((e.updated for e in entries), default=EPOCH))  # F4: never the clock
@@ -92,25 +91,21 @@ def _add(fg: FeedGenerator, site: Site, entry: Entry) -> None:
         fe.category(term=xml_safe(tag))
 
 
-def build(site: Site, feed_url: str, feed_type: str, entries: Sequence[Entry]) -> FeedGenerator:
+def build(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]) -> FeedGenerator:
     shown = entries[: site.max_items]
-    fg = _generator(site, feed_url, feed_type, shown)
+    fg = _generator(site, channel, kind, shown)
     for entry in shown:
         _add(fg, site, entry)
     return fg
 
 
-def rss(site: Site, entries: Sequence[Entry]) -> bytes:
+def rss(site: Site, entries: Sequence[Entry], channel: Channel | None = None) -> bytes:
     """RSS 2.0 of the newest `max_items` entries (entries must be newest first)."""
-    data: bytes = build(site, site.feeds["rss"], "application/rss+xml", entries).rss_str(
-        pretty=True
-    )
+    data: bytes = build(site, channel or site.main, "rss", entries).rss_str(pretty=True)
     return data
 
 
-def atom(site: Site, entries: Sequence[Entry]) -> bytes:
+def atom(site: Site, entries: Sequence[Entry], channel: Channel | None = None) -> bytes:
     """Atom 1.0 of the newest `max_items` entries (entries must be newest first)."""
-    data: bytes = build(site, site.feeds["atom"], "application/atom+xml", entries).atom_str(
-        pretty=True
-    )
+    data: bytes = build(site, channel or site.main, "atom", entries).atom_str(pretty=True)
     return data
