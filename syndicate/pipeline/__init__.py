@@ -21,6 +21,7 @@ from syndicate.config import Config
 from syndicate.errors import ConfigError
 from syndicate.models import Entry, RunReport
 from syndicate.pipeline.digests import digest_due, freeze
+from syndicate.pipeline.hub import announce
 from syndicate.pipeline.mail import deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.render import feeds, jsonfeed, pages, tags
@@ -105,6 +106,7 @@ def _run(config: Config, store: Store, now: datetime, force_digest: bool) -> Run
         len(result.removed),
         len(files) - len(result.written),
     )
+    announce(config, store, result.written)
     sent, failed = deliver_pending(config, store, site, now)
     return RunReport(
         new=len(changes.new),
