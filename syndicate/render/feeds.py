@@ -18,7 +18,7 @@ from lxml import etree
 from syndicate import __version__
 from syndicate.models import Entry
 from syndicate.render.common import FEED_TYPES, Channel, Site
-from syndicate.text import xml_safe
+from syndicate.render.feedtext import absolute_html, plain, plain_as_html
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no entries
 _LINK_ATTRS = ("rel", "type", "hreflang", "title", "length")
@@ -56,8 +56,8 @@ def _generator(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)  # F9: RSS <author> needs an email; use dc:creator
     fg.id(channel.home)
-    fg.title(xml_safe(channel.title).strip() or site.url)
-    fg.description(xml_safe(channel.description))
+    fg.title(plain(channel.title).strip() or site.url)
+    fg.description(plain(channel.description))
     fg.link(href=channel.feeds[kind], rel="self", type=FEED_TYPES[kind])  # F2: self first ...
     if site.hub:
         fg.register_extension("websub", _RssHub, atom=False, rss=True)
@@ -66,36 +66,41 @@ def _generator(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]
     fg.link(href=channel.home, rel="alternate", type="text/html")  # ... alternate last (F2)
     fg.language(site.language)
     fg.ttl(site.ttl)
-    fg.author(name=xml_safe(site.title))
+    fg.author(name=plain(site.title).strip() or site.url)
     fg.generator("syndicate", __version__)
     fg.updated(max((e.updated for e in entries), default=EPOCH))  # F4: never the clock
     return fg
 
 
-def _add(fg: FeedGenerator, site: Site, entry: Entry) -> None:
+def _add(fg: FeedGenerator, site: Site, entry: Entry, kind: str) -> None:
     article = entry.article
     url = site.article_url(entry)
     fe = fg.add_entry(_FixedEntry(), order="append")  # F10: keep our newest-first order
     fe.id(url)
     fe.guid(url, permalink=True)
-    fe.title(xml_safe(article.title).strip() or "Untitled")  # Atom requires a title
+    fe.title(plain(article.title).strip() or "Untitled")  # Atom requires a title
     fe.link(href=url, rel="alternate", type="text/html")
     fe.published(entry.published)  # F4, F5: aware datetimes from the content
     fe.updated(entry.updated)
-    fe.content(xml_safe(article.body_html), type="html")  # F7: never type="CDATA"
-    fe.summary(xml_safe(article.summary))  # F8: sets RSS <description>, so content:encoded appears
-    if article.author:
-        fe.author(name=xml_safe(article.author))
-        fe.dc.dc_creator(xml_safe(article.author))
+    fe.content(absolute_html(article.body_html, url), type="html")  # F7: never type="CDATA"
+    if kind == "rss":  # F8: with a description, content:encoded appears; description is HTML
+        fe.description(plain_as_html(article.summary), isSummary=True)  # F13: never isSummary=False
+    else:
+        fe.summary(plain(article.summary).strip() or "…")  # Atom text: must not be blank
+    author = plain(article.author or "").strip()
+    if author:
+        fe.author(name=author)  # Atom: without one, the feed-level author (the publication)
+    fe.dc.dc_creator(author or plain(site.title).strip() or site.url)  # RSS has no feed author
     for tag in article.tags:
-        fe.category(term=xml_safe(tag))
+        if plain(tag).strip():
+            fe.category(term=plain(tag).strip())
 
 
 def build(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]) -> FeedGenerator:
     shown = entries[: site.max_items]
     fg = _generator(site, channel, kind, shown)
     for entry in shown:
-        _add(fg, site, entry)
+        _add(fg, site, entry, kind)
     return fg
 
 

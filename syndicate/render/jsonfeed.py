@@ -13,6 +13,7 @@ from typing import Any
 
 from syndicate.models import Entry
 from syndicate.render.common import Channel, Site
+from syndicate.render.feedtext import absolute_html
 from syndicate.text import xml_safe
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -30,7 +31,7 @@ def _item(site: Site, entry: Entry) -> dict[str, Any]:
         "id": url,
         "url": url,
         "title": xml_safe(article.title).strip() or "Untitled",
-        "content_html": xml_safe(article.body_html),
+        "content_html": absolute_html(article.body_html, url),
         "summary": xml_safe(article.summary),
         "date_published": _time(entry.published),
         "date_modified": _time(entry.updated),
