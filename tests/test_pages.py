@@ -260,7 +260,7 @@ def test_subscribe_page_lists_every_feed_reader_links_and_the_cta(env: Any) -> N
     ]
     readers = {a.text: a.get("href") for a in tree.xpath("//ul[@class='readers']//a")}
     assert readers == {
-        "Your feed reader (feed: link)": "feed:https://example.org/rss.xml",
+        "Your feed reader (feed: link)": "feed://example.org/rss.xml",
         "Feedly": "https://feedly.com/i/subscription/feed%2Fhttps%3A%2F%2Fexample.org%2Frss.xml",
         "Inoreader": "https://www.inoreader.com/?add_feed=https%3A%2F%2Fexample.org%2Frss.xml",
         "NetNewsWire": "x-netnewswire-feed://example.org/rss.xml",

@@ -88,11 +88,12 @@ class Site:
     def reader_links(self) -> dict[str, str]:
         """One-click subscribe links to the RSS feed for popular readers, by reader name."""
         rss = self.feeds["rss"]
+        rest = rss.split(":", 1)[1]  # "//host/path": feed:https://... is not a valid URL
         return {
-            "Your feed reader (feed: link)": f"feed:{rss}",
+            "Your feed reader (feed: link)": "feed:" + rest,
             "Feedly": "https://feedly.com/i/subscription/" + quote(f"feed/{rss}", safe=""),
             "Inoreader": "https://www.inoreader.com/?add_feed=" + quote(rss, safe=""),
-            "NetNewsWire": "x-netnewswire-feed:" + rss.split(":", 1)[1],
+            "NetNewsWire": "x-netnewswire-feed:" + rest,
         }
 
     @property
