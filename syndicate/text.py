@@ -23,7 +23,8 @@ def xml_safe(text: str) -> str:
 
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (CR and LF included) into one space: safe for headers."""
-    return xml_safe(_SPACES.sub(" ", text)).strip()
+    # Whitespace first (\v and \f are spaces, not dropped), then again: "a \x1b b" has one space.
+    return _SPACES.sub(" ", xml_safe(_SPACES.sub(" ", text))).strip()
 
 
 def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> str:
