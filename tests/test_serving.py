@@ -135,7 +135,7 @@ def test_an_unchanged_feed_keeps_its_etag_across_runs(
     _, first = get(server + "rss.xml")
     config = load_config(sample / "config.toml", env={"SYNDICATE_SECRET": SECRET})
     assert run_once(config, NOW).ok  # nothing changed: no file is rewritten
-    status, again = get(server + "rss.xml", **{"If-None-Match": first["ETag"]})
+    status, _ = get(server + "rss.xml", **{"If-None-Match": first["ETag"]})
     assert status == 304
     _, later = get(server + "rss.xml")
     assert later["ETag"] == first["ETag"] and later["Last-Modified"] == first["Last-Modified"]
