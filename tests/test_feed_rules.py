@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import atoma
 import feedparser
@@ -59,22 +60,23 @@ def url_of(folder: Path, path: Path) -> str:
     return "https://example.org/" + quote(str(path.relative_to(folder)))
 
 
-def test_every_rss_feed_has_no_warnings(published: Path) -> None:
-    for path in feeds_in(published, "rss.xml"):
-        data = path.read_bytes()
-        assert rss_problems(data, url_of(published, path)) == [], path
-        parsed = feedparser.parse(data)
-        assert not parsed.bozo, (path, parsed.get("bozo_exception"))
-        assert len(atoma.parse_rss_bytes(data).items) == len(parsed.entries) > 0
+def atoma_count(name: str, data: bytes) -> int:
+    """How many entries the second client, atoma, reads."""
+    if name == "rss.xml":
+        return len(atoma.parse_rss_bytes(data).items)
+    return len(atoma.parse_atom_bytes(data).entries)
 
 
-def test_every_atom_feed_has_no_warnings(published: Path) -> None:
-    for path in feeds_in(published, "atom.xml"):
+@pytest.mark.parametrize(
+    ("name", "check"), [("rss.xml", rss_problems), ("atom.xml", atom_problems)]
+)
+def test_every_xml_feed_has_no_warnings(published: Path, name: str, check: Any) -> None:
+    for path in feeds_in(published, name):
         data = path.read_bytes()
-        assert atom_problems(data, url_of(published, path)) == [], path
+        assert check(data, url_of(published, path)) == [], path
         parsed = feedparser.parse(data)
         assert not parsed.bozo, (path, parsed.get("bozo_exception"))
-        assert len(atoma.parse_atom_bytes(data).entries) == len(parsed.entries) > 0
+        assert atoma_count(name, data) == len(parsed.entries) > 0
 
 
 def test_every_json_feed_is_valid_and_matches_its_atom_ids(published: Path) -> None:
