@@ -166,3 +166,13 @@ def test_a_silent_hub_times_out_instead_of_hanging() -> None:
         result = websub.ping(url, ["https://example.org/rss.xml"], timeout=0.5)
     assert result.accepted == ()
     assert "timed out" in result.failed["https://example.org/rss.xml"]
+
+
+def test_a_dry_run_tells_the_hub_nothing(sample: Path, hub: Hub) -> None:
+    from syndicate.pipeline import dry_run
+
+    configure(sample, hub.url)
+    config = load_config(sample / "config.toml", env={"SYNDICATE_SECRET": SECRET})
+    report, folder = dry_run(config, NOW)
+    assert report.ok and (folder / "feeds" / "rss.xml").exists()
+    assert hub.pings == []

@@ -51,15 +51,18 @@ def lock_path(config: Config) -> Path:
     return config.path.parent / ".syndicate.lock"
 
 
-def run_once(config: Config, now: datetime, *, force_digest: bool = False) -> RunReport:
-    """One cron-safe pass. Returns a report; if another run holds the lock, does nothing."""
+def run_once(
+    config: Config, now: datetime, *, force_digest: bool = False, ping_hub: bool = True
+) -> RunReport:
+    """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
+    `ping_hub=False` (dry runs) tells no WebSub hub about the changes."""
     with deliver.run_lock(lock_path(config)) as held:
         if not held:
             log.info("event=skipped reason=another-run-holds-the-lock lock=%s", lock_path(config))
             return RunReport(skipped_locked=True)
         store = Store.open(config.paths.database)
         try:
-            report = _run(config, store, now, force_digest)
+            report = _run(config, store, now, force_digest, ping_hub)
             store.record_run(now, now, 0 if report.ok else 1, _summary(report))
             return report
         finally:
@@ -87,7 +90,9 @@ def site_files(
     }
 
 
-def _run(config: Config, store: Store, now: datetime, force_digest: bool) -> RunReport:
+def _run(
+    config: Config, store: Store, now: datetime, force_digest: bool, ping_hub: bool
+) -> RunReport:
     added = store.add_subscribers(config.subscribers, now)
     if added:
         log.info("event=subscribers-added count=%d source=config", added)
@@ -106,7 +111,8 @@ def _run(config: Config, store: Store, now: datetime, force_digest: bool) -> Run
         len(result.removed),
         len(files) - len(result.written),
     )
-    announce(config, store, result.written)
+    if ping_hub:
+        announce(config, store, result.written)
     sent, failed = deliver_pending(config, store, site, now)
     return RunReport(
         new=len(changes.new),
@@ -163,7 +169,8 @@ def preview_config(config: Config, folder: Path) -> Config:
 def dry_run(config: Config, now: datetime, *, force_digest: bool = False) -> tuple[RunReport, Path]:
     """A full pass against a copy of the state, writing only into a new temp folder."""
     folder = Path(tempfile.mkdtemp(prefix="syndicate-preview-"))
-    return run_once(preview_config(config, folder), now, force_digest=force_digest), folder
+    preview = preview_config(config, folder)
+    return run_once(preview, now, force_digest=force_digest, ping_hub=False), folder
 
 
 def check(config: Config) -> tuple[list[str], int]:
