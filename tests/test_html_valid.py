@@ -42,6 +42,10 @@ def test_every_archive_page_is_valid_html5(sample: Path) -> None:
     output = sample / "feeds"
     pages = [p for p in output.rglob("*.html") if "digests" not in p.parts]
     assert len(pages) > 15 and (output / "articles" / "hostile.html").exists()
+    for page in pages:  # no JavaScript, one small shared stylesheet
+        text = page.read_text("utf-8")
+        assert "<script" not in text.lower() and text.count('rel="stylesheet"') == 1, page
+    assert (output / "style.css").stat().st_size < 4096
     done = subprocess.run(
         [command, "--show-warnings", "--format", "text", *map(str, pages)],
         capture_output=True,
