@@ -83,14 +83,13 @@ def rfc822(value: str | None) -> list[str]:
         return [f"not an RFC 822 date: {value!r}"]
     if parsedate_to_datetime(value).strftime("%a") != value[:3]:
         return [f"wrong weekday: {value!r}"]
-    return []
+    return [f"implausible date {value!r}"] if parsedate_to_datetime(value).year < 1990 else []
 
 
 def rfc3339(value: str | None) -> list[str]:
     if not value or not RFC3339.match(value):
         return [f"not an RFC 3339 date: {value!r}"]
-    datetime.fromisoformat(value)
-    return []
+    return [f"implausible date {value!r}"] if datetime.fromisoformat(value).year < 1990 else []
 
 
 def _characters(root: etree._Element) -> list[str]:

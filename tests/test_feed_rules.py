@@ -100,6 +100,11 @@ def test_the_checks_catch_what_the_validator_reports() -> None:
     assert safe_html("<p>a</b>") and not safe_html('<p><a href="https://e.org/">x</a></p>')
 
 
+def test_an_empty_feed_has_no_warnings() -> None:
+    assert rss_problems(rss(make_site(), []), "https://example.org/rss.xml") == []
+    assert atom_problems(atom(make_site(), []), "https://example.org/atom.xml") == []
+
+
 def test_relative_links_in_bodies_become_absolute() -> None:
     article = parse_article(
         "Title\n\nSee [this](other.html) and ![i](/img/a.png).\n", "a.md", OPTIONS

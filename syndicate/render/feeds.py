@@ -20,7 +20,9 @@ from syndicate.models import Entry
 from syndicate.render.common import FEED_TYPES, Channel, Site
 from syndicate.render.feedtext import absolute_html, plain, plain_as_html
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no entries
+# `updated` of a feed with no entries: fixed (F4), and after 1990, which the W3C validator
+# reports as an implausible date.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _LINK_ATTRS = ("rel", "type", "hreflang", "title", "length")
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
