@@ -12,6 +12,15 @@ from collections.abc import Iterable
 
 # Characters XML 1.0 forbids, plus U+FFFE/U+FFFF and lone surrogates (PITFALLS F6).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# What HTML5 calls parse errors besides: C1 controls and the noncharacters (U+FDD0-FDEF and the
+# last two code points of every plane).
+_HTML_INVALID = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+    )
+    + "]"
+)
 _SPACES = re.compile(r"\s+")
 _SLUG_DASHES = re.compile(r"[-_\s]+")
 
@@ -19,6 +28,11 @@ _SLUG_DASHES = re.compile(r"[-_\s]+")
 def xml_safe(text: str) -> str:
     """Drop characters that XML 1.0 cannot carry (control characters, lone surrogates)."""
     return _XML_INVALID.sub("", text)
+
+
+def html_safe(text: str) -> str:
+    """Drop characters that make an HTML5 document invalid (controls, noncharacters)."""
+    return _HTML_INVALID.sub("", text)
 
 
 def one_line(text: str) -> str:

@@ -15,10 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 
 from syndicate.config import Config
 from syndicate.models import Entry
-from syndicate.text import slugify, unique_slugs
+from syndicate.text import html_safe, slugify, unique_slugs
 
 GENERIC_CTA = "Get our stories sent directly to you: subscribe to the newsletter."
 FEED_FILES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
@@ -156,9 +157,17 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
     return fill(text, width, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False)
 
 
+def _finalize(value: Any) -> Any:
+    """Every value a template prints, without characters that make HTML invalid."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(html_safe(value))  # noqa: S704 (markup already; only drops characters)
+    return html_safe(value) if isinstance(value, str) else value
+
+
 def make_environment(templates: Path) -> jinja2.Environment:
     """Templates from the publication's folder first, then syndicate's bundled defaults."""
     env = jinja2.Environment(
+        finalize=_finalize,
         loader=jinja2.ChoiceLoader(
             [jinja2.FileSystemLoader(templates), jinja2.PackageLoader("syndicate", "templates")]
         ),
