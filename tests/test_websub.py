@@ -4,6 +4,7 @@ that is down or failing is logged, never fatal, and pinged again on the next run
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -176,3 +177,13 @@ def test_a_dry_run_tells_the_hub_nothing(sample: Path, hub: Hub) -> None:
     report, folder = dry_run(config, NOW)
     assert report.ok and (folder / "feeds" / "rss.xml").exists()
     assert hub.pings == []
+
+
+def test_status_shows_the_pings_still_pending(sample: Path) -> None:
+    from .conftest import run_cli
+
+    configure(sample, f"http://127.0.0.1:{free_port()}/hub")  # nothing listens there
+    run(sample)
+    done = run_cli(["status"], sample)
+    assert done.returncode == 0
+    assert re.search(r"websub pings pending: [1-9]\d* \(retried on the next run\)", done.stdout)

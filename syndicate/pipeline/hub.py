@@ -27,7 +27,8 @@ def feed_urls(site_url: str, written: Iterable[str]) -> list[str]:
     return [site_url + quote(path) for path in written if path.rsplit("/", 1)[-1] in names]
 
 
-def _pending(store: Store) -> list[str]:
+def pending(store: Store) -> list[str]:
+    """Feed URLs whose ping the hub has not accepted yet."""
     try:
         urls = json.loads(store.get_meta(PENDING) or "[]")
     except ValueError:
@@ -40,7 +41,7 @@ def announce(config: Config, store: Store, written: Iterable[str]) -> tuple[int,
     hub = config.feeds.hub
     if not hub:
         return 0, 0
-    queue = sorted(set(_pending(store)) | set(feed_urls(config.site.url, written)))
+    queue = sorted(set(pending(store)) | set(feed_urls(config.site.url, written)))
     if not queue:
         return 0, 0
     store.set_meta(PENDING, json.dumps(queue))  # saved first: a crash mid-ping loses nothing
