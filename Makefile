@@ -32,4 +32,4 @@ golden: $(STAMP)
 	SYNDICATE_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
 
 clean:
-	rm -rf $(VENV) state outbox feeds/*.xml feeds/*.html feeds/*.json feeds/articles feeds/digests feeds/page
+	rm -rf $(VENV) state outbox feeds/*.xml feeds/*.html feeds/*.json feeds/articles feeds/digests feeds/page feeds/tags

@@ -25,7 +25,7 @@ from syndicate import __version__, pipeline, schedule
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
 from syndicate.models import Progress, RunReport, no_progress
-from syndicate.pipeline import people
+from syndicate.pipeline import hub, people
 from syndicate.scaffold import scaffold
 from syndicate.store import Store
 
@@ -180,10 +180,13 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
     store = Store.open(config.paths.database)
     try:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
+        pings = len(hub.pending(store))
     finally:
         store.close()
     for key, value in figures.items():
         say(f"{key}: {value}")
+    if config.feeds.hub:
+        say(f"websub pings pending: {pings} (retried on the next run)")
     if last_run:
         say(f"last run: {last_run[0].isoformat()} exit={last_run[1]} {last_run[2]}")
     upcoming = schedule.next_digest_time(config, now)

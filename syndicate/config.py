@@ -55,6 +55,7 @@ class FeedsConfig:
     max_items: int = 20
     hub: str = ""
     page_size: int = 20
+    hub_timeout: float = 10
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,8 @@ def _validate(cfg: Config) -> None:
     ):
         if seconds < 0:
             raise ConfigError(f"must not be negative, not {seconds}", key=key)
+    if cfg.feeds.hub_timeout <= 0:
+        raise ConfigError("must be more than 0 seconds", key="feeds.hub_timeout")
     if cfg.digest.first_digest_days < 0:
         raise ConfigError("must not be negative", key="digest.first_digest_days")
     try:

@@ -5,15 +5,25 @@ No I/O and no imports from other syndicate modules.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 
-# Characters XML 1.0 forbids (PITFALLS F6), lone surrogates, and what HTML calls parse errors:
-# C1 controls and noncharacters (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF in every plane).
+# Characters XML 1.0 forbids (PITFALLS F6), lone surrogates, and what XML only discourages but
+# HTML calls parse errors: C1 controls and noncharacters. Used on all text at ingest.
 _XML_INVALID = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
     + "".join(
-        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17)
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+    )
+    + "]"
+)
+# What HTML5 calls parse errors: controls (form feed is allowed), C1 controls, noncharacters.
+_HTML_INVALID = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
     )
     + "]"
 )
@@ -26,9 +36,15 @@ def xml_safe(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
+def html_safe(text: str) -> str:
+    """Drop characters that make an HTML5 document invalid (controls, noncharacters)."""
+    return _HTML_INVALID.sub("", text)
+
+
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (CR and LF included) into one space: safe for headers."""
-    return xml_safe(_SPACES.sub(" ", text)).strip()
+    # Whitespace first (\v and \f are spaces, not dropped), then again: "a \x1b b" has one space.
+    return _SPACES.sub(" ", xml_safe(_SPACES.sub(" ", text))).strip()
 
 
 def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> str:
@@ -43,6 +59,30 @@ def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> s
     kept = "".join(c if c.isalnum() or unicodedata.category(c)[0] == "M" else "-" for c in text)
     slug = _SLUG_DASHES.sub("-", kept).strip("-")
     return slug[:max_length].rstrip("-") or "untitled"
+
+
+def unique_slugs(names: Iterable[str], *, max_length: int = 48) -> dict[str, str]:
+    """Give every distinct name its own unicode-keeping slug, the same for the same set of names.
+
+    Names that slugify alike share a slug: the one that is already its slug (else the smallest)
+    keeps it, the others get `-` and the first hex digits of their name's SHA-256 appended.
+    `max_length` keeps a slug's UTF-8 under common 255-byte file-name limits.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        groups.setdefault(slugify(name, keep_unicode=True, max_length=max_length), []).append(name)
+    result: dict[str, str] = {}
+    for slug, members in groups.items():
+        keeper = slug if slug in members else members[0]
+        result |= {name: slug if name == keeper else _suffixed(slug, name) for name in members}
+    taken = list(result.values())
+    return {name: slug for name, slug in result.items() if taken.count(slug) == 1} | {
+        name: _suffixed(slug, name, 16) for name, slug in result.items() if taken.count(slug) > 1
+    }
+
+
+def _suffixed(slug: str, name: str, digits: int = 8) -> str:
+    return f"{slug}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:digits]}"
 
 
 def truncate(text: str, limit: int) -> str:

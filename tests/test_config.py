@@ -174,6 +174,12 @@ def test_bad_cta_url_and_hub() -> None:
     assert "feeds.hub" in str(config_error(replaced('hub = ""', 'hub = "not a url"')))
 
 
+@pytest.mark.parametrize("timeout", ["0", "-1", '"ten"'])
+def test_bad_hub_timeout(timeout: str) -> None:
+    message = str(config_error(replaced('hub = ""', f'hub = ""\nhub_timeout = {timeout}')))
+    assert "feeds.hub_timeout" in message
+
+
 @pytest.mark.parametrize("tz", ["Mars/Olympus", "", "../etc/passwd", "Europe/"])
 def test_bad_timezone(tz: str) -> None:
     message = str(config_error(replaced('timezone = "Asia/Almaty"', f'timezone = "{tz}"')))

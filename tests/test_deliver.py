@@ -42,6 +42,15 @@ def test_publish_removes_only_what_it_wrote_before(tmp_path: Path) -> None:
     assert (tmp_path / "robots.txt").read_text() == "mine"
 
 
+def test_publish_removes_folders_it_emptied_and_keeps_others(tmp_path: Path) -> None:
+    publish(tmp_path, {"tags/a/rss.xml": b"a", "tags/b/rss.xml": b"b", "tags/c/rss.xml": b"c"})
+    (tmp_path / "tags" / "c" / "notes.txt").write_text("mine")
+    publish(tmp_path, {"tags/a/rss.xml": b"a"})
+    assert not (tmp_path / "tags" / "b").exists()  # emptied by the removal: gone
+    assert (tmp_path / "tags" / "c" / "notes.txt").read_text() == "mine"  # not empty: kept
+    assert (tmp_path / "tags" / "a" / "rss.xml").exists()
+
+
 @pytest.mark.parametrize("bad", ["../escape.html", "/etc/passwd", "articles/../../x"])
 def test_publish_refuses_paths_outside_the_folder(tmp_path: Path, bad: str) -> None:
     out = tmp_path / "out"

@@ -37,7 +37,7 @@ def small_disk(folder: Path, size: str) -> Iterator[Path]:
 def test_disk_full_keeps_the_previous_feeds_and_the_next_run_catches_up(sample: Path) -> None:
     config = sample / "config.toml"
     config.write_text(config.read_text().replace('output = "feeds"', 'output = "disk/feeds"'))
-    with small_disk(sample / "disk", "400k") as disk:
+    with small_disk(sample / "disk", "2m") as disk:
         assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
         rss = disk / "feeds" / "rss.xml"
         before = rss.read_bytes()

@@ -20,6 +20,9 @@ GOLDEN = DATA / "golden"
 OUTPUTS = {
     "rss.xml": "feeds/rss.xml",
     "atom.xml": "feeds/atom.xml",
+    "feed.json": "feeds/feed.json",
+    "tag-rss.xml": "feeds/tags/культура/rss.xml",
+    "tag-page.html": "feeds/tags/культура/index.html",
     "index.html": "feeds/index.html",
     "article.html": "feeds/articles/000-f36433ad3d5972c7.html",
     "markdown-article.html": "feeds/articles/005-56a1e901b4ddc4db.html",

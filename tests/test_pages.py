@@ -187,7 +187,11 @@ def test_article_page_has_title_date_author_tags_body_and_cta(env: Any) -> None:
     assert time.text == "2 March 2024"
     assert time.get("datetime") == "2024-03-02T01:30:00+02:00"
     assert "Zoë Writer" in tree.xpath("string(//article//p[@class='meta'])")
-    assert tree.xpath("//article//span[@class='tag']/text()") == ["politics", "city hall"]
+    tags = [(a.text, a.get("href")) for a in tree.xpath("//article//a[@class='tag'][@rel='tag']")]
+    assert tags == [
+        ("politics", "https://example.org/tags/politics/index.html"),
+        ("city hall", "https://example.org/tags/city-hall/index.html"),
+    ]
     body = tree.xpath("//article//div[@class='body']")[0]
     assert body.xpath("string(.//strong)") == "again"  # body HTML is kept as markup
     assert tree.xpath("//meta[@name='description']/@content") == ["The council met again."]
@@ -246,13 +250,21 @@ def test_digest_pages_are_the_digests_web_html(env: Any) -> None:
     assert b"%%synx" not in files["digests/2024-03-15.html"]
 
 
-def test_subscribe_page_lists_both_feeds_and_the_cta(env: Any) -> None:
+def test_subscribe_page_lists_every_feed_reader_links_and_the_cta(env: Any) -> None:
     tree = doc(archive(env, make_site(), newest_first(1), [])["subscribe.html"])
     feeds = [(a.text, a.get("href")) for a in tree.xpath("//ul[@class='feeds']//a")]
     assert feeds == [
         ("https://example.org/rss.xml", "https://example.org/rss.xml"),
         ("https://example.org/atom.xml", "https://example.org/atom.xml"),
+        ("https://example.org/feed.json", "https://example.org/feed.json"),
     ]
+    readers = {a.text: a.get("href") for a in tree.xpath("//ul[@class='readers']//a")}
+    assert readers == {
+        "Your feed reader (feed: link)": "feed://example.org/rss.xml",
+        "Feedly": "https://feedly.com/i/subscription/feed%2Fhttps%3A%2F%2Fexample.org%2Frss.xml",
+        "Inoreader": "https://www.inoreader.com/?add_feed=https%3A%2F%2Fexample.org%2Frss.xml",
+        "NetNewsWire": "x-netnewswire-feed://example.org/rss.xml",
+    }
     assert tree.xpath("//aside[@class='cta']//a[@class='button']/@href") == [
         "https://example.org/join"
     ]
@@ -269,8 +281,13 @@ def test_every_templated_page_has_absolute_feed_autodiscovery(env: Any) -> None:
         tree = doc(files[path])
         rss = tree.xpath("//head/link[@rel='alternate'][@type='application/rss+xml']/@href")
         atom = tree.xpath("//head/link[@rel='alternate'][@type='application/atom+xml']/@href")
+        json = tree.xpath("//head/link[@rel='alternate'][@type='application/feed+json']/@href")
         assert rss == ["https://example.org/rss.xml"], path
         assert atom == ["https://example.org/atom.xml"], path
+        assert json == ["https://example.org/feed.json"], path
+        assert tree.xpath("//a[text()='Subscribe']/@href") == [
+            "https://example.org/subscribe.html"
+        ], path
         assert tree.xpath("//head/link[@rel='stylesheet']/@href") == [
             "https://example.org/style.css"
         ], path

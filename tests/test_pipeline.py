@@ -75,7 +75,13 @@ def test_an_edit_rewrites_only_what_shows_it(sample: Path) -> None:
     assert code == 0 and "1 changed" in out and "0 new" in out
     after = snapshot(sample / "feeds")
     changed = {name for name in after if after[name] != before.get(name)}
-    assert changed == {"rss.xml", "atom.xml", "index.html", "articles/001-72ea94c1d4ec9672.html"}
+    assert changed == {
+        "rss.xml",
+        "atom.xml",
+        "feed.json",
+        "index.html",
+        "articles/001-72ea94c1d4ec9672.html",
+    }
     atom = (sample / "feeds" / "atom.xml").read_text()
     assert "1.5 million" in atom and "<updated>2026-11-28T13:00:00+00:00</updated>" in atom
 

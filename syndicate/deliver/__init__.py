@@ -81,6 +81,14 @@ def _previous(root: Path) -> set[str]:
         return set()
 
 
+def _remove_empty_folders(root: Path, removed: list[str]) -> None:
+    """Remove folders that removed files leave empty (a tag no article carries any more)."""
+    folders = {parent for rel in removed for parent in Path(rel).parents if parent != Path(".")}
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty, or already gone: leave it
+            _inside(root, str(folder)).rmdir()
+
+
 def publish(root: Path, files: Mapping[str, bytes]) -> WriteResult:
     """Make `root` hold exactly `files` among the files syndicate manages there.
 
@@ -95,6 +103,7 @@ def publish(root: Path, files: Mapping[str, bytes]) -> WriteResult:
         for rel in stale:
             with contextlib.suppress(FileNotFoundError):
                 _inside(root, rel).unlink()
+        _remove_empty_folders(root, stale)
         manifest = json.dumps(sorted(files), indent=0).encode()
         write_atomic(root / MANIFEST, manifest)
     except OSError as exc:

@@ -23,9 +23,10 @@ from syndicate.config import Config
 from syndicate.errors import ConfigError
 from syndicate.models import Entry, Progress, RunReport, no_progress
 from syndicate.pipeline.digests import digest_due, freeze
+from syndicate.pipeline.hub import announce
 from syndicate.pipeline.mail import deliver_pending
 from syndicate.pipeline.pickup import pick_up
-from syndicate.render import feeds, pages
+from syndicate.render import feeds, jsonfeed, pages, tags
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
 
@@ -37,6 +38,8 @@ TEMPLATES = (
     "index.html.j2",
     "article.html.j2",
     "subscribe.html.j2",
+    "tag.html.j2",
+    "teasers.html.j2",
     "digest.html.j2",
     "digest.txt.j2",
     "style.css",
@@ -56,12 +59,14 @@ def run_once(
     *,
     force_digest: bool = False,
     progress: Progress = no_progress,
+    ping_hub: bool = True,
 ) -> RunReport:
-    """One cron-safe pass. Returns a report; if another run holds the lock, does nothing."""
+    """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
+    `ping_hub=False` (dry runs) tells no WebSub hub about the changes."""
     with locked_store(config) as store:
         if store is None:
             return RunReport(skipped_locked=True)
-        report = _run(config, store, now, force_digest, progress)
+        report = _run(config, store, now, force_digest, progress, ping_hub)
         store.record_run(now, now, 0 if report.ok else 1, _summary(report))
         return report
 
@@ -112,12 +117,19 @@ def site_files(
     return {
         "rss.xml": feeds.rss(site, entries),
         "atom.xml": feeds.atom(site, entries),
+        "feed.json": jsonfeed.json_feed(site, entries),
+        **tags.tag_files(env, site, entries),
         **pages.archive(env, site, entries, store.digests()),
     }
 
 
 def _run(
-    config: Config, store: Store, now: datetime, force_digest: bool, progress: Progress
+    config: Config,
+    store: Store,
+    now: datetime,
+    force_digest: bool,
+    progress: Progress,
+    ping_hub: bool,
 ) -> RunReport:
     added = store.add_subscribers(config.subscribers, now)
     if added:
@@ -137,6 +149,8 @@ def _run(
         len(result.removed),
         len(files) - len(result.written),
     )
+    if ping_hub:
+        announce(config, store, result.written)
     sent, failed = deliver_pending(config, store, site, now)
     return RunReport(
         new=len(changes.new),
@@ -189,7 +203,8 @@ def preview_config(config: Config, folder: Path) -> Config:
 def dry_run(config: Config, now: datetime, *, force_digest: bool = False) -> tuple[RunReport, Path]:
     """A full pass against a copy of the state, writing only into a new temp folder."""
     folder = Path(tempfile.mkdtemp(prefix="syndicate-preview-"))
-    return run_once(preview_config(config, folder), now, force_digest=force_digest), folder
+    preview = preview_config(config, folder)
+    return run_once(preview, now, force_digest=force_digest, ping_hub=False), folder
 
 
 def check(config: Config) -> tuple[list[str], int]:

@@ -12,14 +12,34 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from textwrap import fill
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
+import markupsafe
 
 from syndicate.config import Config
 from syndicate.errors import RenderError
 from syndicate.models import Entry
+from syndicate.text import html_safe, slugify, unique_slugs
 
 GENERIC_CTA = "Get our stories sent directly to you: subscribe to the newsletter."
+FEED_FILES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+FEED_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One set of feeds: the publication's main feeds, or one tag's."""
+
+    title: str
+    description: str
+    home: str  # the web page the feeds mirror
+    feeds: Mapping[str, str]  # absolute feed URL by format ("rss", "atom", "json")
+    tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,8 @@ class Site:
     max_items: int = 20
     page_size: int = 20
     hub: str = ""
+    ttl: int = 60  # minutes a reader may cache the feeds
+    tag_slugs: Mapping[str, str] = field(default_factory=dict)
 
     def url_for(self, path: str) -> str:
         return self.url + path
@@ -55,7 +77,39 @@ class Site:
     @property
     def feeds(self) -> dict[str, str]:
         """Feed URLs by format, in the order pages advertise them."""
-        return {"rss": self.url_for("rss.xml"), "atom": self.url_for("atom.xml")}
+        return {kind: self.url_for(name) for kind, name in FEED_FILES.items()}
+
+    def tag_slug(self, tag: str) -> str:
+        """The tag's folder name under tags/ (collision-free over the tags in use)."""
+        return self.tag_slugs.get(tag) or slugify(tag, keep_unicode=True, max_length=48)
+
+    def tag_url(self, tag: str, name: str = "index.html") -> str:
+        return self.url_for(f"tags/{quote(self.tag_slug(tag))}/{name}")
+
+    @property
+    def reader_links(self) -> dict[str, str]:
+        """One-click subscribe links to the RSS feed for popular readers, by reader name."""
+        rss = self.feeds["rss"]
+        rest = rss.split(":", 1)[1]  # "//host/path": feed:https://... is not a valid URL
+        return {
+            "Your feed reader (feed: link)": "feed:" + rest,
+            "Feedly": "https://feedly.com/i/subscription/" + quote(f"feed/{rss}", safe=""),
+            "Inoreader": "https://www.inoreader.com/?add_feed=" + quote(rss, safe=""),
+            "NetNewsWire": "x-netnewswire-feed:" + rest,
+        }
+
+    @property
+    def main(self) -> Channel:
+        description = f"{self.description} (How to follow: {self.url_for('subscribe.html')})"
+        return Channel(self.title, description, self.url, self.feeds)
+
+    def channel(self, tag: str) -> Channel:
+        """The feeds of one tag: same items as the main feeds, only those with the tag."""
+        feeds = {kind: self.tag_url(tag, name) for kind, name in FEED_FILES.items()}
+        title = f"{self.title}: {tag}"
+        follow = self.url_for("subscribe.html")
+        description = f"Stories tagged “{tag}” from {self.title} (How to follow: {follow})"
+        return Channel(title, description, self.tag_url(tag), feeds, tag)
 
     @property
     def subscribe_url(self) -> str:
@@ -86,6 +140,8 @@ def site_for(config: Config, entries: Sequence[Entry]) -> Site:
         max_items=config.feeds.max_items,
         page_size=config.feeds.page_size,
         hub=config.feeds.hub,
+        ttl=max(1, -(-config.schedule.ingest_interval // 60)),
+        tag_slugs=unique_slugs(tag for e in entries for tag in e.article.tags),
     )
 
 
@@ -102,9 +158,17 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
     return fill(text, width, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False)
 
 
+def _finalize(value: Any) -> Any:
+    """Every value a template prints, without characters that make HTML invalid."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(html_safe(value))  # noqa: S704 (markup already; only drops characters)
+    return html_safe(value) if isinstance(value, str) else value
+
+
 def make_environment(templates: Path) -> jinja2.Environment:
     """Templates from the publication's folder first, then syndicate's bundled defaults."""
     env = jinja2.Environment(
+        finalize=_finalize,
         loader=jinja2.ChoiceLoader(
             [jinja2.FileSystemLoader(templates), jinja2.PackageLoader("syndicate", "templates")]
         ),

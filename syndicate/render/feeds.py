@@ -18,10 +18,12 @@ from lxml import etree
 
 from syndicate import __version__
 from syndicate.models import Entry
-from syndicate.render.common import Site
-from syndicate.text import xml_safe
+from syndicate.render.common import FEED_TYPES, Channel, Site
+from syndicate.render.feedtext import absolute_html, plain, plain_as_html
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no entries
+# `updated` of a feed with no entries: fixed (F4), and after 1990, which the W3C validator
+# reports as an implausible date.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # libxml2, under most feed readers, refuses a text node over 10 MB (escaping grows HTML), so a
 # huge article would make the whole feed unreadable: past this size an item carries its summary
 # and a link to the full article instead.
@@ -57,74 +59,74 @@ class _FixedEntry(FeedEntry):  # type: ignore[misc]
         return entry
 
 
-def _generator(
-    site: Site, feed_url: str, feed_type: str, entries: Sequence[Entry]
-) -> FeedGenerator:
+def _generator(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)  # F9: RSS <author> needs an email; use dc:creator
-    fg.id(site.url)
-    fg.title(xml_safe(site.title).strip() or site.url)
-    fg.description(xml_safe(site.description))
-    fg.link(href=feed_url, rel="self", type=feed_type)  # F2: self first ...
+    fg.id(channel.home)
+    fg.title(plain(channel.title).strip() or site.url)
+    fg.description(plain(channel.description))
+    fg.link(href=channel.feeds[kind], rel="self", type=FEED_TYPES[kind])  # F2: self first ...
     if site.hub:
         fg.register_extension("websub", _RssHub, atom=False, rss=True)
         fg.websub.hub = site.hub
         fg.link(href=site.hub, rel="hub")  # Atom keeps every link
-    fg.link(href=site.url, rel="alternate")  # ... alternate last, so RSS <link> is the site
+    fg.link(href=channel.home, rel="alternate", type="text/html")  # ... alternate last (F2)
     fg.language(site.language)
-    fg.author(name=xml_safe(site.title))
+    fg.ttl(site.ttl)
+    fg.author(name=plain(site.title).strip() or site.url)
     fg.generator("syndicate", __version__)
     fg.updated(max((e.updated for e in entries), default=EPOCH))  # F4: never the clock
     return fg
 
 
-def _add(fg: FeedGenerator, site: Site, entry: Entry) -> None:
+def _add(fg: FeedGenerator, site: Site, entry: Entry, kind: str) -> None:
     article = entry.article
     url = site.article_url(entry)
     fe = fg.add_entry(_FixedEntry(), order="append")  # F10: keep our newest-first order
     fe.id(url)
     fe.guid(url, permalink=True)
-    fe.title(xml_safe(article.title).strip() or "Untitled")  # Atom requires a title
+    fe.title(plain(article.title).strip() or "Untitled")  # Atom requires a title
     fe.link(href=url, rel="alternate", type="text/html")
     fe.published(entry.published)  # F4, F5: aware datetimes from the content
     fe.updated(entry.updated)
     fe.content(feed_content(entry, url), type="html")  # F7: never type="CDATA"
-    fe.summary(xml_safe(article.summary))  # F8: sets RSS <description>, so content:encoded appears
-    if article.author:
-        fe.author(name=xml_safe(article.author))
-        fe.dc.dc_creator(xml_safe(article.author))
+    if kind == "rss":  # F8: with a description, content:encoded appears; description is HTML
+        fe.description(plain_as_html(article.summary), isSummary=True)  # F13: never isSummary=False
+    else:
+        fe.summary(plain(article.summary).strip() or "…")  # Atom text: must not be blank
+    author = plain(article.author or "").strip()
+    if author:
+        fe.author(name=author)  # Atom: without one, the feed-level author (the publication)
+    fe.dc.dc_creator(author or plain(site.title).strip() or site.url)  # RSS has no feed author
     for tag in article.tags:
-        fe.category(term=xml_safe(tag))
+        if plain(tag).strip():
+            fe.category(term=plain(tag).strip())
 
 
 def feed_content(entry: Entry, url: str) -> str:
-    """The entry's full HTML, or for a huge article its summary and a link to the page."""
-    body = xml_safe(entry.article.body_html)
-    if len(body) <= MAX_CONTENT_CHARS:
-        return body
-    summary = html.escape(xml_safe(entry.article.summary))
+    """The entry's full HTML with absolute links, or for a huge article its summary and a link
+    to its page (feed readers' XML parsers refuse text nodes over 10 MB)."""
+    if len(entry.article.body_html) <= MAX_CONTENT_CHARS:
+        return absolute_html(entry.article.body_html, url)
+    summary = plain_as_html(entry.article.summary)
     return f'<p>{summary}</p>\n<p><a href="{html.escape(url)}">Read the full article</a></p>\n'
 
 
-def build(site: Site, feed_url: str, feed_type: str, entries: Sequence[Entry]) -> FeedGenerator:
+def build(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]) -> FeedGenerator:
     shown = entries[: site.max_items]
-    fg = _generator(site, feed_url, feed_type, shown)
+    fg = _generator(site, channel, kind, shown)
     for entry in shown:
-        _add(fg, site, entry)
+        _add(fg, site, entry, kind)
     return fg
 
 
-def rss(site: Site, entries: Sequence[Entry]) -> bytes:
+def rss(site: Site, entries: Sequence[Entry], channel: Channel | None = None) -> bytes:
     """RSS 2.0 of the newest `max_items` entries (entries must be newest first)."""
-    data: bytes = build(site, site.feeds["rss"], "application/rss+xml", entries).rss_str(
-        pretty=True
-    )
+    data: bytes = build(site, channel or site.main, "rss", entries).rss_str(pretty=True)
     return data
 
 
-def atom(site: Site, entries: Sequence[Entry]) -> bytes:
+def atom(site: Site, entries: Sequence[Entry], channel: Channel | None = None) -> bytes:
     """Atom 1.0 of the newest `max_items` entries (entries must be newest first)."""
-    data: bytes = build(site, site.feeds["atom"], "application/atom+xml", entries).atom_str(
-        pretty=True
-    )
+    data: bytes = build(site, channel or site.main, "atom", entries).atom_str(pretty=True)
     return data
