@@ -151,3 +151,9 @@ def test_unsubscribing_cancels_waiting_messages(store: Store) -> None:
     store.set_subscriber_status("a@example.org", "unsubscribed", T0, "unsubscribed by link")
     assert [d.email for d in store.open_deliveries()] == ["b@example.org"]
     assert store.counts()["deliveries_failed"] == 1
+
+
+def test_addresses_are_stored_in_a_form_every_server_accepts() -> None:
+    parsed = parse_csv("user@bücher.example,B\nδοκιμή@example.org,D\n", "f.csv")
+    assert parsed.people == (Subscriber("user@xn--bcher-kva.example", "B"),)  # punycode domain
+    assert parsed.problems[0].startswith("f.csv:2: 'δοκιμή@example.org' is not a valid")
