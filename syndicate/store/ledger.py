@@ -81,6 +81,12 @@ class Ledger:
                 )
                 or 0,
             }
+            gone = conn.execute(
+                sa.select(subscribers.c.status, sa.func.count())
+                .where(subscribers.c.status != "active")
+                .group_by(subscribers.c.status)
+            )
+            figures |= {f"subscribers_{status}": n for status, n in gone}
             by_state = conn.execute(
                 sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
             )
