@@ -135,7 +135,8 @@ class _Batch:
             return
         self.pacer.wait()
         with self.ledger:
-            self.store.mark_delivery(delivery, "sending", self.now)
+            if not self.store.mark_delivery(delivery, "sending", self.now):
+                return  # unsubscribed (or bounced) since the queue was read
         try:
             sender.send(delivery.digest_id, delivery.email, message)
         except DeliveryError as exc:
