@@ -29,6 +29,7 @@ from syndicate.store import Store
 from syndicate.tokens import make_token
 
 log = logging.getLogger("syndicate")
+MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
 
 
 def signing_key(config: Config, store: Store) -> str:
@@ -157,7 +158,8 @@ class _Batch:
             if exc.bounce:
                 store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
         else:
-            wait = timedelta(seconds=self.config.smtp.retry_after * 2 ** (attempts - 1))
+            seconds = self.config.smtp.retry_after * 2 ** min(attempts - 1, 30)
+            wait = timedelta(seconds=min(seconds, MAX_WAIT))
             store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
         log.error(
             "event=delivery-failed digest=%s to=%s attempts=%d permanent=%s error=%s",
