@@ -288,3 +288,45 @@ def test_bad_smtp_settings_name_the_key(sample: Path, line: str, key: str) -> No
     config.write_text(text.replace("[smtp]\n", f"[smtp]\n{line}\n"))
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_config(config, {})
+
+
+class SlowSink(Sink):
+    """Takes a moment over each message, so a sender can be killed in the middle of a batch."""
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_killed_send_resumes_without_resending_what_was_sent(sample: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    config = smtp_site(sample, port, max_connections=1)
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 1  # server down
+    sink = SlowSink()
+    with serving(sink, port=port):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syndicate", "send"], cwd=sample,
+            env=env | {"SYNDICATE_SECRET": SECRET},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(sink.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)  # a crash in the middle of the batch
+        proc.wait()
+        sent_before = {e for e, (status, _) in ledger(config).items() if status == "sent"}
+        assert 0 < len(sent_before) < 13
+        resumed = run_cli(["send"], sample)
+    assert resumed.returncode == 0, resumed.stderr
+    received = sink.recipients()
+    assert sorted(set(received)) == EVERYONE  # nothing lost
+    assert all(received.count(e) == 1 for e in sent_before)  # nothing recorded sent went twice
+    assert len(received) - 13 <= 1  # at most the one message in flight at the kill
