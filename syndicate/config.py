@@ -211,12 +211,12 @@ def _subscribers(items: Any) -> tuple[Subscriber, ...]:
 
 
 def normalise_email(address: str, key: str = "email") -> str:
-    """Validate an address (syntax only, no DNS) and return its normalised form."""
-    try:
-        info = validate_email(address, check_deliverability=False)
+    """Validate an address (syntax only, no DNS) and return its normalised ASCII form."""
+    try:  # SMTPUTF8 (a non-ASCII local part) is refused: not every server can deliver it
+        info = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ConfigError(f"{address!r} is not a valid email address: {exc}", key=key) from None
-    return str(info.normalized)
+    return str(info.ascii_email or info.normalized)  # an internationalised domain as punycode
 
 
 def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:

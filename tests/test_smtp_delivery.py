@@ -233,3 +233,100 @@ def test_pacer_spaces_sends_evenly() -> None:
     assert slept == [0.25, 0.5]  # an idle pacer does not make anyone wait
     Pacer(0, clock=lambda: 0.0, sleep=sleep).wait()
     assert len(slept) == 2
+
+
+def _trusting(sample: Path, port: int, security: str, cert: Path, **more: object) -> Config:
+    shutil.copy(cert, sample / "smtp-ca.pem")
+    return smtp_site(sample, port, security=security, ca_file="smtp-ca.pem", **more)
+
+
+def test_implicit_tls(sample: Path, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    sink = Sink()
+    with serving(sink, ssl_context=tls_context(cert, key)) as port:
+        report = pipeline.run_once(_trusting(sample, port, "ssl", cert), NOW)
+    assert report.ok and sorted(sink.recipients()) == EVERYONE
+
+
+def test_auth_uses_the_password_from_the_environment(
+    sample: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"news", b"s3cret")
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+    cert, key = self_signed(tmp_path)
+    sink = Sink()
+    options = {"tls_context": tls_context(cert, key), "require_starttls": True,
+               "authenticator": check, "auth_required": True}  # fmt: skip
+    with serving(sink, **options) as port:
+        config = _trusting(sample, port, "starttls", cert, username="news")
+        wrong = load_config(sample / "config.toml", {"SYNDICATE_SECRET": SECRET,
+                                                     "SYNDICATE_SMTP_PASSWORD": "guess"})  # fmt: skip
+        refused = pipeline.run_once(wrong, NOW)
+        assert refused.sent == 0 and {s for s, _ in ledger(config).values()} == {"pending"}
+        assert "refused AUTH as 'news'" in caplog.text and "[smtp] password_env" in caplog.text
+        right = load_config(sample / "config.toml", {"SYNDICATE_SECRET": SECRET,
+                                                     "SYNDICATE_SMTP_PASSWORD": "s3cret"})  # fmt: skip
+        report = pipeline.send(right, NOW)
+    assert report.ok and sorted(sink.recipients()) == EVERYONE
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [("max_attempts = 0", "smtp.max_attempts"), ("rate_per_second = -1", "smtp.rate_per_second"),
+     ("retry_after = -5", "smtp.retry_after")],
+)  # fmt: skip
+def test_bad_smtp_settings_name_the_key(sample: Path, line: str, key: str) -> None:
+    from syndicate.errors import ConfigError
+
+    config = sample / "config.toml"
+    name = line.split(" ")[0]
+    text = re.sub(rf"(?m)^{name} = .*\n", "", config.read_text())
+    config.write_text(text.replace("[smtp]\n", f"[smtp]\n{line}\n"))
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_config(config, {})
+
+
+class SlowSink(Sink):
+    """Takes a moment over each message, so a sender can be killed in the middle of a batch."""
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_killed_send_resumes_without_resending_what_was_sent(sample: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    config = smtp_site(sample, port, max_connections=1)
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 1  # server down
+    sink = SlowSink()
+    with serving(sink, port=port):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syndicate", "send"], cwd=sample,
+            env=env | {"SYNDICATE_SECRET": SECRET},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(sink.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)  # a crash in the middle of the batch
+        proc.wait()
+        sent_before = {e for e, (status, _) in ledger(config).items() if status == "sent"}
+        assert 0 < len(sent_before) < 13
+        resumed = run_cli(["send"], sample)
+    assert resumed.returncode == 0, resumed.stderr
+    received = sink.recipients()
+    assert sorted(set(received)) == EVERYONE  # nothing lost
+    assert all(received.count(e) == 1 for e in sent_before)  # nothing recorded sent went twice
+    assert len(received) - 13 <= 1  # at most the one message in flight at the kill

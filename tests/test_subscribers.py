@@ -150,4 +150,24 @@ def test_unsubscribing_cancels_waiting_messages(store: Store) -> None:
     store.freeze_digest(Digest("d1", T0, "s", "h", "t", "w", "m", ("a",)), [], T0)
     store.set_subscriber_status("a@example.org", "unsubscribed", T0, "unsubscribed by link")
     assert [d.email for d in store.open_deliveries()] == ["b@example.org"]
+    counts = store.counts()
+    assert counts["deliveries_failed"] == 1 and counts["subscribers_unsubscribed"] == 1
+
+
+def test_addresses_are_stored_in_a_form_every_server_accepts() -> None:
+    parsed = parse_csv("user@bücher.example,B\nδοκιμή@example.org,D\n", "f.csv")
+    assert parsed.people == (Subscriber("user@xn--bcher-kva.example", "B"),)  # punycode domain
+    assert parsed.problems[0].startswith("f.csv:2: 'δοκιμή@example.org' is not a valid")
+
+
+def test_a_cancelled_message_cannot_be_claimed_for_sending(store: Store) -> None:
+    from syndicate.ingest import Changes
+    from syndicate.models import Article, Digest
+
+    store.apply(Changes(new=(Article("a", "a.txt", "T", "a", "<p>x</p>", "x", "x", "h"),)), {}, T0)
+    store.upsert_subscribers([Subscriber("a@example.org")], T0)
+    store.freeze_digest(Digest("d1", T0, "s", "h", "t", "w", "m", ("a",)), [], T0)
+    (queued,) = store.open_deliveries(T0)  # a sender read its queue ...
+    store.set_subscriber_status("a@example.org", "unsubscribed", T0)  # ... then the reader left
+    assert store.mark_delivery(queued, "sending", T0) is False
     assert store.counts()["deliveries_failed"] == 1

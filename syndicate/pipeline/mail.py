@@ -24,11 +24,12 @@ from syndicate.errors import ConfigError, DeliveryError
 from syndicate.models import Delivery
 from syndicate.render.common import Site
 from syndicate.render.dkim import DkimKey, sign
-from syndicate.render.message import build_message, sender_domain
+from syndicate.render.message import Skeleton, sender_domain
 from syndicate.store import Store
 from syndicate.tokens import make_token
 
 log = logging.getLogger("syndicate")
+MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
 
 
 def signing_key(config: Config, store: Store) -> str:
@@ -124,10 +125,19 @@ class _Batch:
             sender.close()
 
     def one(self, sender: deliver.Sender, delivery: Delivery) -> None:
-        message = self.build(delivery)
+        try:
+            message = self.build(delivery)
+        except ValueError as exc:  # e.g. an address the email package cannot put in To
+            error = DeliveryError(
+                f"{delivery.email}: cannot build the message: {exc}", permanent=True
+            )
+            with self.ledger:
+                self.failure(delivery, error)
+            return
         self.pacer.wait()
         with self.ledger:
-            self.store.mark_delivery(delivery, "sending", self.now)
+            if not self.store.mark_delivery(delivery, "sending", self.now):
+                return  # unsubscribed (or bounced) since the queue was read
         try:
             sender.send(delivery.digest_id, delivery.email, message)
         except DeliveryError as exc:
@@ -148,7 +158,8 @@ class _Batch:
             if exc.bounce:
                 store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
         else:
-            wait = timedelta(seconds=self.config.smtp.retry_after * 2 ** (attempts - 1))
+            seconds = self.config.smtp.retry_after * 2 ** min(attempts - 1, 30)
+            wait = timedelta(seconds=min(seconds, MAX_WAIT))
             store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
         log.error(
             "event=delivery-failed digest=%s to=%s attempts=%d permanent=%s error=%s",
@@ -170,12 +181,14 @@ def deliver_pending(
     digests = {d.id: d for d in store.digests()}
     key, dkim = signing_key(config, store), dkim_key(config)
 
+    skeletons = {  # premailer and the shared headers: once per digest, never per recipient
+        d: Skeleton.for_digest(site, digests[d], config.email.sender)
+        for d in {delivery.digest_id for delivery in due}
+    }
+
     def build(delivery: Delivery) -> bytes:
         url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-        message = build_message(
-            site, digests[delivery.digest_id], delivery,
-            sender=config.email.sender, unsubscribe_url=url,
-        )  # fmt: skip
+        message = skeletons[delivery.digest_id].build(delivery, url)
         return message if dkim is None else sign(message, dkim)
 
     batch = _Batch(config, store, now, build)

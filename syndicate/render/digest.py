@@ -80,11 +80,19 @@ def render_digest(
     return Digest(digest_id, created, subject, email_html, text, web_html, marker, ids)
 
 
+def substitute(document: str, marker: str, values: Mapping[str, str], *, escape: bool) -> str:
+    """`document` with the placeholders replaced by `values` (HTML-escaped if `escape`)."""
+    for name in FIELDS:
+        value = values[name]
+        document = document.replace(
+            placeholder(marker, name), html.escape(value) if escape else value
+        )
+    return document
+
+
 def personalise(digest: Digest, values: Mapping[str, str]) -> tuple[str, str]:
     """(html, text) of one recipient's copy: placeholders replaced, HTML-escaped in the HTML."""
-    email_html, text = digest.html, digest.text
-    for name in FIELDS:
-        token = placeholder(digest.marker, name)
-        email_html = email_html.replace(token, html.escape(values[name]))
-        text = text.replace(token, values[name])
-    return email_html, text
+    return (
+        substitute(digest.html, digest.marker, values, escape=True),
+        substitute(digest.text, digest.marker, values, escape=False),
+    )

@@ -43,26 +43,31 @@ class Ledger:
         *,
         next_attempt: datetime | None = None,
         attempts: int | None = None,
-    ) -> None:
+    ) -> bool:
         """Move one ledger row to `status` and commit at once (the ledger is per message).
 
-        `sending` counts an attempt unless `attempts` is given; `next_attempt` holds a pending
-        row back until then."""
+        `sending` counts an attempt unless `attempts` is given, and claims only a row that is
+        still pending or sending (False: someone cancelled or sent it meanwhile);
+        `next_attempt` holds a pending row back until then."""
         counted = deliveries.c.attempts + (1 if status == "sending" else 0)
         key = (deliveries.c.digest_id == delivery.digest_id) & (
             deliveries.c.email == delivery.email
         )
+        if status == "sending":  # claim only a row still open (not cancelled meanwhile)
+            key &= deliveries.c.status.in_(("pending", "sending"))
         with self._tx() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(key)
-                .values(
-                    status=status,
-                    attempts=counted if attempts is None else attempts,
-                    last_error=error,
-                    updated=now,
-                    next_attempt=next_attempt,
-                )
+            return bool(
+                conn.execute(
+                    deliveries.update()
+                    .where(key)
+                    .values(
+                        status=status,
+                        attempts=counted if attempts is None else attempts,
+                        last_error=error,
+                        updated=now,
+                        next_attempt=next_attempt,
+                    )
+                ).rowcount
             )
 
     def counts(self) -> dict[str, int]:
@@ -81,6 +86,12 @@ class Ledger:
                 )
                 or 0,
             }
+            gone = conn.execute(
+                sa.select(subscribers.c.status, sa.func.count())
+                .where(subscribers.c.status != "active")
+                .group_by(subscribers.c.status)
+            )
+            figures |= {f"subscribers_{status}": n for status, n in gone}
             by_state = conn.execute(
                 sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
             )
