@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -70,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("preview", help="render the next digest without recording it"),
     ):
         sub.add_argument("--now", type=_when, help="pretend it is this time (ISO 8601)")
-    commands.add_parser("send", help="deliver pending messages only")
+    send = commands.add_parser("send", help="deliver pending messages only")
+    send.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="run N sender processes together"
+    )
     commands.add_parser("check", help="validate the config, templates and articles; write nothing")
     commands.add_parser("status", help="articles, digests, deliveries and the last run")
     commands.add_parser("schedule", help="run forever: pick-up, digests and retries on schedule")
@@ -199,6 +203,25 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
     return EXIT_OK
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _send_workers(count: int, say: Say) -> int:
+    """`send --workers N`: N `syndicate send` processes sharing the ledger, like N machines."""
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg.startswith("--workers"):
+            skip = arg == "--workers"  # its value is the next argument
+            continue
+        argv.append(arg)
+    command = [sys.executable, "-m", "syndicate", *argv]
+    procs = [subprocess.Popen(command) for _ in range(count)]  # noqa: S603 (our own argv)
+    codes = [proc.wait() for proc in procs]
+    say(f"{count} workers done, exit codes {codes}")
+    return max(codes)
+
+
 def _init(folder: Path, say: Callable[[str], None]) -> int:
     written = scaffold(folder)
     for path in written:
@@ -255,7 +278,9 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
     if args.command == "status":
         return _status(config, now, say)
     if args.command == "send":
-        return _report(pipeline.send(config, now), say)
+        if args.workers > 1:
+            return _send_workers(args.workers, say)
+        return _report(pipeline.send(config, now, clock=_wall_clock), say)
     if args.command == "preview":
         report, folder = pipeline.dry_run(config, now, force_digest=True)
         if not report.digest_id:
@@ -273,7 +298,11 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
         return EXIT_OK
     with _progress_bar(sys.stderr.isatty() and not args.quiet) as progress:
         report = pipeline.run_once(
-            config, now, force_digest=args.command == "digest", progress=progress
+            config,
+            now,
+            force_digest=args.command == "digest",
+            progress=progress,
+            clock=_wall_clock,
         )
     return _report(report, say)
 

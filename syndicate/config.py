@@ -98,6 +98,7 @@ class SmtpConfig:
     timeout: float = 30
     max_attempts: int = 5
     retry_after: float = 300
+    lease: float = 600  # seconds a claimed message belongs to its worker (longer than one send)
     ca_file: str = ""
     password: str | None = field(default=None, repr=False)  # from the environment only
 
@@ -278,6 +279,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"must not be negative, not {seconds}", key=key)
     if cfg.feeds.hub_timeout <= 0:
         raise ConfigError("must be more than 0 seconds", key="feeds.hub_timeout")
+    if cfg.smtp.lease < 1:
+        raise ConfigError(f"must be at least 1 second, not {cfg.smtp.lease}", key="smtp.lease")
     if cfg.digest.first_digest_days < 0:
         raise ConfigError("must not be negative", key="digest.first_digest_days")
     try:

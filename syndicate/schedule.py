@@ -53,17 +53,17 @@ def _log_report(job: str, report: RunReport) -> None:
 
 def pickup_job(config: Config, clock: Clock) -> None:
     """Pick up articles, publish, and freeze a digest if the schedule says one is due."""
-    _log_report("pickup", pipeline.run_once(config, clock()))
+    _log_report("pickup", pipeline.run_once(config, clock(), clock=clock))
 
 
 def digest_job(config: Config, clock: Clock) -> None:
     """The schedule fired: a pass that freezes the digest (if there are new articles)."""
-    _log_report("digest", pipeline.run_once(config, clock()))
+    _log_report("digest", pipeline.run_once(config, clock(), clock=clock))
 
 
 def send_job(config: Config, clock: Clock) -> None:
     """Retry messages that are still pending."""
-    _log_report("send", pipeline.send(config, clock()))
+    _log_report("send", pipeline.send(config, clock(), clock=clock))
 
 
 def _on_event(event: JobExecutionEvent) -> None:

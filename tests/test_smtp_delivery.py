@@ -151,7 +151,9 @@ def test_send_after_a_crash_never_resends_a_sent_message(sample: Path) -> None:
             # a crash between handing a message over and recording it leaves `sending`
             db.execute("UPDATE deliveries SET status='sending' WHERE email=?", (READERS[6],))
         sink.refuse = {}
-        pipeline.send(config, NOW + timedelta(seconds=1))
+        pipeline.send(config, NOW + timedelta(seconds=1))  # its worker's lease still holds it
+        assert READERS[6] not in sink.recipients()
+        pipeline.send(config, NOW + timedelta(seconds=config.smtp.lease + 1))  # lease ran out
     assert sent_before == sorted(["reader@example.org", *READERS[:6]])
     assert sorted(sink.recipients()) == EVERYONE  # the sent ones were not sent again
 
@@ -196,12 +198,12 @@ def test_untrusted_certificate_error_names_the_setting(
     assert "certificate" in caplog.text and "[smtp] ca_file" in caplog.text
 
 
-def test_a_version_1_database_file_is_migrated(tmp_path: Path) -> None:
+def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     shutil.copy(DATA / "state-v1.sqlite", path)
     store = Store.open(f"sqlite:///{path}")
     try:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"  # v1 -> v2 -> v3
         due = store.open_deliveries(NOW)
         assert [(d.email, d.status, d.attempts, d.last_error) for d in due] == [
             ("three@example.org", "pending", 1, "451 try later"),
@@ -214,7 +216,7 @@ def test_a_version_1_database_file_is_migrated(tmp_path: Path) -> None:
         store.close()
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(deliveries)")]
-    assert columns[-1] == "next_attempt"
+    assert columns[-3:] == ["next_attempt", "lease_until", "worker"]
 
 
 def test_pacer_spaces_sends_evenly() -> None:
@@ -308,7 +310,7 @@ def test_a_killed_send_resumes_without_resending_what_was_sent(sample: Path) -> 
     import time
 
     port = free_port()
-    config = smtp_site(sample, port, max_connections=1)
+    config = smtp_site(sample, port, max_connections=1, lease=1)
     assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 1  # server down
     sink = SlowSink()
     with serving(sink, port=port):
@@ -324,6 +326,7 @@ def test_a_killed_send_resumes_without_resending_what_was_sent(sample: Path) -> 
         proc.wait()
         sent_before = {e for e, (status, _) in ledger(config).items() if status == "sent"}
         assert 0 < len(sent_before) < 13
+        time.sleep(1.5)  # the killed worker's lease on its message runs out
         resumed = run_cli(["send"], sample)
     assert resumed.returncode == 0, resumed.stderr
     received = sink.recipients()

@@ -24,7 +24,7 @@ from syndicate.errors import ConfigError
 from syndicate.models import Entry, Progress, RunReport, no_progress
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
-from syndicate.pipeline.mail import deliver_pending
+from syndicate.pipeline.mail import Clock, deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.render import feeds, jsonfeed, pages, tags
 from syndicate.render.common import Site, make_environment, site_for
@@ -60,13 +60,14 @@ def run_once(
     force_digest: bool = False,
     progress: Progress = no_progress,
     ping_hub: bool = True,
+    clock: Clock | None = None,
 ) -> RunReport:
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
     `ping_hub=False` (dry runs) tells no WebSub hub about the changes."""
     with locked_store(config) as store:
         if store is None:
             return RunReport(skipped_locked=True)
-        report = _run(config, store, now, force_digest, progress, ping_hub)
+        report = _run(config, store, now, force_digest, progress, ping_hub, clock)
         store.record_run(now, now, 0 if report.ok else 1, _summary(report))
         return report
 
@@ -130,6 +131,7 @@ def _run(
     force_digest: bool,
     progress: Progress,
     ping_hub: bool,
+    clock: Clock | None,
 ) -> RunReport:
     added = store.add_subscribers(config.subscribers, now)
     if added:
@@ -151,7 +153,7 @@ def _run(
     )
     if ping_hub:
         announce(config, store, result.written)
-    sent, failed = deliver_pending(config, store, site, now)
+    sent, failed = deliver_pending(config, store, site, now, clock)
     return RunReport(
         new=len(changes.new),
         changed=len(changes.changed),
@@ -168,14 +170,18 @@ def _run(
     )
 
 
-def send(config: Config, now: datetime) -> RunReport:
-    """`syndicate send`: deliver pending and retryable messages only."""
-    with locked_store(config) as store:
-        if store is None:
-            return RunReport(skipped_locked=True)
+def send(config: Config, now: datetime, clock: Clock | None = None) -> RunReport:
+    """`syndicate send`: deliver pending and retryable messages only.
+
+    Takes no run lock: senders claim messages one by one from the shared ledger, so any number
+    of `send` processes, on any number of machines, can work on one digest together."""
+    store = Store.open(config.paths.database)
+    try:
         site = site_for(config, store.entries())
-        sent, failed = deliver_pending(config, store, site, now)
+        sent, failed = deliver_pending(config, store, site, now, clock)
         return RunReport(sent=sent, failed=tuple(failed))
+    finally:
+        store.close()
 
 
 def preview_config(config: Config, folder: Path) -> Config:

@@ -11,8 +11,9 @@ the rest pending. Holds no SQL and no SMTP; never reads the clock (`now` is pass
 from __future__ import annotations
 
 import logging
-import queue
+import os
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -85,22 +86,24 @@ def _sender(config: Config) -> deliver.Sender:
 
 
 class _Batch:
-    """One run's sending: a queue of due deliveries drained by worker threads."""
+    """One process's sending: worker threads that each claim one due message at a time from
+    the shared ledger (other processes or machines may be claiming too) until none is left."""
 
-    def __init__(self, config: Config, store: Store, now: datetime, build: Builder) -> None:
-        self.config, self.store, self.now, self.build = config, store, now, build
-        self.todo: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+    def __init__(
+        self, config: Config, store: Store, now: datetime, build: Builder, clock: Clock
+    ) -> None:
+        self.config, self.store, self.now, self.build, self.clock = config, store, now, build, clock
+        self.name = f"{socket.gethostname()}/{os.getpid()}"
+        self.lease = timedelta(seconds=config.smtp.lease)
         self.ledger = threading.Lock()  # one ledger write at a time, each committed at once
         self.stop = threading.Event()  # the server is unreachable: leave the rest pending
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
         self.sent, self.failed = 0, list[str]()
         self.error: BaseException | None = None  # a worker's unexpected error, re-raised
 
-    def run(self, queue_: list[Delivery]) -> None:
-        for delivery in queue_:
-            self.todo.put(delivery)
+    def run(self, due: int) -> None:
         smtp = self.config.email.delivery == "smtp"
-        count = min(self.config.smtp.max_connections, len(queue_)) if smtp else 1
+        count = min(self.config.smtp.max_connections, due) if smtp else 1
         workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
         for worker in workers:
             worker.start()
@@ -112,10 +115,12 @@ class _Batch:
     def work(self) -> None:
         sender = _sender(self.config)
         try:
+            worker = f"{self.name}/{threading.get_ident()}"
             while not self.stop.is_set():
-                try:
-                    delivery = self.todo.get_nowait()
-                except queue.Empty:
+                with self.ledger:
+                    clock = self.clock()
+                    delivery = self.store.claim(worker, self.now, clock, clock + self.lease)
+                if delivery is None:
                     return
                 self.one(sender, delivery)
         except BaseException as exc:  # e.g. the database went away: stop everyone, report it
@@ -135,9 +140,6 @@ class _Batch:
                 self.failure(delivery, error)
             return
         self.pacer.wait()
-        with self.ledger:
-            if not self.store.mark_delivery(delivery, "sending", self.now):
-                return  # unsubscribed (or bounced) since the queue was read
         try:
             sender.send(delivery.digest_id, delivery.email, message)
         except DeliveryError as exc:
@@ -149,17 +151,18 @@ class _Batch:
             self.sent += 1
 
     def failure(self, delivery: Delivery, exc: DeliveryError) -> None:
-        store, now, attempts = self.store, self.now, delivery.attempts + 1
+        store, now, attempts = self.store, self.now, delivery.attempts  # the claim counted it
         if exc.unreachable:  # not the recipient's fault: no attempt counted, stop the batch
             self.stop.set()
-            store.mark_delivery(delivery, "pending", now, str(exc), attempts=delivery.attempts)
+            store.mark_delivery(delivery, "pending", now, str(exc), attempts=attempts - 1)
         elif exc.permanent or attempts >= self.config.smtp.max_attempts:
             store.mark_delivery(delivery, "failed", now, str(exc))
             if exc.bounce:
                 store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
         else:
             seconds = self.config.smtp.retry_after * 2 ** min(attempts - 1, 30)
-            wait = timedelta(seconds=min(seconds, MAX_WAIT))
+            # strictly later than this run's `now`: a 4xx is retried by a later run, not this one
+            wait = max(timedelta(seconds=min(seconds, MAX_WAIT)), timedelta(microseconds=1))
             store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
         log.error(
             "event=delivery-failed digest=%s to=%s attempts=%d permanent=%s error=%s",
@@ -169,12 +172,15 @@ class _Batch:
 
 
 Builder = Callable[[Delivery], bytes]
+Clock = Callable[[], datetime]
 
 
 def deliver_pending(
-    config: Config, store: Store, site: Site, now: datetime
+    config: Config, store: Store, site: Site, now: datetime, clock: Clock | None = None
 ) -> tuple[int, list[str]]:
-    """Send every due message; returns (sent, addresses that failed this time)."""
+    """Send every due message; returns (sent, addresses that failed this time).
+
+    `clock` tells wall-clock time for leases (default: `now`); `now` stamps the ledger."""
     due = store.open_deliveries(now)
     if not due:
         return 0, []
@@ -191,8 +197,8 @@ def deliver_pending(
         message = skeletons[delivery.digest_id].build(delivery, url)
         return message if dkim is None else sign(message, dkim)
 
-    batch = _Batch(config, store, now, build)
-    batch.run(due)
+    batch = _Batch(config, store, now, build, clock or (lambda: now))
+    batch.run(len(due))
     log.info(
         "event=delivered sent=%d failed=%d via=%s", batch.sent, len(batch.failed),
         config.email.delivery,

@@ -34,6 +34,54 @@ class Ledger:
                 for r in rows
             ]
 
+    def claim(
+        self, worker: str, now: datetime, clock: datetime, lease_until: datetime
+    ) -> Delivery | None:
+        """Take the next message due for `worker`, or None when there is none.
+
+        Due: pending and past its `next_attempt` at `now`, or left `sending` by a worker whose
+        lease ran out by `clock` (the wall clock: it died). The row becomes `sending`, counts an
+        attempt and is leased to `worker` until `lease_until`, in one committed transaction.
+        Workers in other threads, processes or machines never get the same row: PostgreSQL
+        skips rows another claim has locked (FOR UPDATE SKIP LOCKED); SQLite has one writer,
+        and the UPDATE re-checks that the row is still due.
+        """
+        pending = deliveries.c.status == "pending"
+        pending &= deliveries.c.next_attempt.is_(None) | (deliveries.c.next_attempt <= now)
+        expired = (deliveries.c.status == "sending") & (
+            deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until <= clock)
+        )
+        due = pending | expired
+        pick = (
+            sa.select(deliveries.c.digest_id, deliveries.c.email)
+            .where(due)
+            .order_by(deliveries.c.digest_id, deliveries.c.email)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        while True:
+            with self._tx() as conn:
+                key = conn.execute(pick).first()
+                if key is None:
+                    return None
+                row = conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.digest_id == key.digest_id)
+                    .where(deliveries.c.email == key.email)
+                    .where(due)
+                    .values(
+                        status="sending",
+                        attempts=deliveries.c.attempts + 1,
+                        worker=worker,
+                        lease_until=lease_until,
+                        updated=now,
+                    )
+                    .returning(*deliveries.c)
+                ).first()
+            if row is not None:  # else another SQLite writer took it first: look again
+                return Delivery(row.digest_id, row.email, row.name, row.status, row.attempts,
+                                row.last_error)  # fmt: skip
+
     def mark_delivery(
         self,
         delivery: Delivery,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -101,6 +101,9 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=False, default=""),
     sa.Column("updated", UTCDateTime, nullable=False),
     sa.Column("next_attempt", UTCDateTime),  # v2: a 4xx answer waits until then (backoff)
+    sa.Column("lease_until", UTCDateTime),  # v3: a `sending` row belongs to its worker until then
+    sa.Column("worker", sa.String(255)),  # v3: who claimed it (host/pid/thread), for status
+    sa.Index("ix_deliveries_status", "status"),
 )
 runs = sa.Table(
     "runs",
@@ -120,4 +123,12 @@ def _v1_to_v2(conn: Connection) -> None:
 
 
 # version -> step that upgrades a database from that version to the next one.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(conn: Connection) -> None:
+    """v3 lets several send workers share the ledger: claimed rows carry a lease and a worker."""
+    column_type = sa.DateTime().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN lease_until {column_type}"))
+    conn.execute(sa.text("ALTER TABLE deliveries ADD COLUMN worker VARCHAR(255)"))
+    conn.execute(sa.text("CREATE INDEX ix_deliveries_status ON deliveries (status)"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
