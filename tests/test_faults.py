@@ -104,3 +104,43 @@ def test_two_runs_and_a_daemon_at_once_never_double_send(sample: Path, smtp_serv
         )
         digests = db.execute("SELECT count(*) FROM digests").fetchone()[0]
     assert states == {"sent": 61} and digests == 1
+
+
+def test_a_stalled_smtp_server_times_out_and_nothing_is_lost(sample: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import threading
+
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(16)  # accepts connections (the kernel does) and never says a word
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        stalled.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(stalled.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = sample / "config.toml"
+    text = (
+        config.read_text()
+        .replace('delivery = "file"', 'delivery = "smtp"')
+        .replace('host = "localhost"', 'host = "127.0.0.1"')
+    )
+    text = text.replace('security = "starttls"', 'security = "none"')
+    config.write_text(text.replace("port = 587", f"port = {stalled.getsockname()[1]}\ntimeout = 1"))
+    started = time.monotonic()
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    stop.set()
+    stalled.close()
+    assert done.returncode == 1 and time.monotonic() - started < 30
+    with sqlite3.connect(sample / "state" / "syndicate.db") as db:
+        assert db.execute("SELECT status, attempts FROM deliveries").fetchall() == [("pending", 0)]
+    controller, handler = smtp_server  # the relay is back
+    text = config.read_text()
+    port_line = next(line for line in text.splitlines() if line.startswith("port = "))
+    config.write_text(text.replace(port_line, f"port = {controller.port}"))
+    assert run_cli(["send"], sample).returncode == 0
+    assert [rcpts for _, rcpts, _ in handler.messages] == [["reader@example.org"]]
