@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -47,6 +49,32 @@ def run_cli(
         timeout=120,
         check=False,
     )
+
+
+def use_smtp(site: Path, port: int, **smtp: object) -> None:
+    """Point the site's config at an SMTP server on 127.0.0.1:port without TLS, with any other
+    `[smtp]` keys given; calling it again moves the site to another server."""
+    settings = {"host": "127.0.0.1", "port": port, "security": "none", **smtp}
+    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+    config = site / "config.toml"
+    text = config.read_text().replace('delivery = "file"', 'delivery = "smtp"')
+    config.write_text(re.sub(r"\[smtp\]\n(?:[^\[\n].*\n)+", f"[smtp]\n{lines}", text))
+
+
+def add_readers(site: Path, count: int, prefix: str = "r") -> None:
+    """Add `count` subscribers (<prefix><n>@example.org) to the site's config."""
+    config = site / "config.toml"
+    people = "".join(
+        f'\n[[subscribers]]\nemail = "{prefix}{n}@example.org"\n' for n in range(count)
+    )
+    config.write_text(config.read_text() + people)
+
+
+def edit_config(site: Path, old: str, new: str) -> None:
+    config = site / "config.toml"
+    text = config.read_text()
+    assert old in text, old
+    config.write_text(text.replace(old, new))
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:

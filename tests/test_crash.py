@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .conftest import NOW, SECRET
+from .conftest import NOW, SECRET, add_readers, edit_config, use_smtp
 
 ARTICLES = 200
 SUBSCRIBERS = 300
@@ -61,20 +61,9 @@ def _prepare(site: Path, port: int) -> None:
         (site / "articles" / f"{100 + n:03d}_gen.txt").write_text(
             f"Generated article {n}\n\n{words}\n"
         )
-    config = site / "config.toml"
-    text = config.read_text().replace('delivery = "file"', 'delivery = "smtp"')
-    text = text.replace('host = "localhost"', 'host = "127.0.0.1"').replace(
-        "port = 587", f"port = {port}"
-    )
-    text = text.replace('security = "starttls"', 'security = "none"').replace(
-        "max_items = 20", "max_items = 500"
-    )
-    text = text.replace("max_connections = 4", f"max_connections = {CONNECTIONS}\nlease = 1")
-    assert "lease = 1" in text
-    people = "".join(
-        f'\n[[subscribers]]\nemail = "r{n}@example.org"\n' for n in range(SUBSCRIBERS - 1)
-    )
-    config.write_text(text + people)
+    use_smtp(site, port, max_connections=CONNECTIONS, lease=1)
+    edit_config(site, "max_items = 20", "max_items = 500")
+    add_readers(site, SUBSCRIBERS - 1)
 
 
 def _start(site: Path, command: str) -> subprocess.Popen[bytes]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from .conftest import NOW, SECRET, run_cli
+from .conftest import NOW, SECRET, add_readers, edit_config, run_cli, use_smtp
 
 
 @contextlib.contextmanager
@@ -62,16 +62,9 @@ def test_disk_full_keeps_the_previous_feeds_and_the_next_run_catches_up(sample: 
 
 def test_two_runs_and_a_daemon_at_once_never_double_send(sample: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
     controller, handler = smtp_server
-    config = sample / "config.toml"
-    people = "".join(f'\n[[subscribers]]\nemail = "reader{n}@example.org"\n' for n in range(60))
-    text = config.read_text().replace('delivery = "file"', 'delivery = "smtp"')
-    text = text.replace('host = "localhost"', 'host = "127.0.0.1"').replace(
-        "port = 587", f"port = {controller.port}"
-    )
-    text = text.replace('security = "starttls"', 'security = "none"').replace(
-        "ingest_interval = 300", "ingest_interval = 1"
-    )
-    config.write_text(text + people)
+    use_smtp(sample, controller.port)
+    edit_config(sample, "ingest_interval = 300", "ingest_interval = 1")
+    add_readers(sample, 60, prefix="reader")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")} | {
         "SYNDICATE_SECRET": SECRET
     }
@@ -123,14 +116,7 @@ def test_a_stalled_smtp_server_times_out_and_nothing_is_lost(sample: Path, smtp_
                 held.append(stalled.accept()[0])
 
     threading.Thread(target=accept, daemon=True).start()
-    config = sample / "config.toml"
-    text = (
-        config.read_text()
-        .replace('delivery = "file"', 'delivery = "smtp"')
-        .replace('host = "localhost"', 'host = "127.0.0.1"')
-    )
-    text = text.replace('security = "starttls"', 'security = "none"')
-    config.write_text(text.replace("port = 587", f"port = {stalled.getsockname()[1]}\ntimeout = 1"))
+    use_smtp(sample, stalled.getsockname()[1], timeout=1)
     started = time.monotonic()
     done = run_cli(["run", "--now", NOW.isoformat()], sample)
     stop.set()
@@ -139,8 +125,6 @@ def test_a_stalled_smtp_server_times_out_and_nothing_is_lost(sample: Path, smtp_
     with sqlite3.connect(sample / "state" / "syndicate.db") as db:
         assert db.execute("SELECT status, attempts FROM deliveries").fetchall() == [("pending", 0)]
     controller, handler = smtp_server  # the relay is back
-    text = config.read_text()
-    port_line = next(line for line in text.splitlines() if line.startswith("port = "))
-    config.write_text(text.replace(port_line, f"port = {controller.port}"))
+    use_smtp(sample, controller.port)
     assert run_cli(["send"], sample).returncode == 0
     assert [rcpts for _, rcpts, _ in handler.messages] == [["reader@example.org"]]

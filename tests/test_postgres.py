@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .conftest import NOW, SECRET, run_cli, snapshot
+from .conftest import NOW, SECRET, add_readers, edit_config, run_cli, snapshot, use_smtp
 
 
 def _use(site: Path, url: str) -> None:
@@ -109,17 +109,9 @@ def test_two_schedulers_on_two_hosts_never_double_send(
 
     controller, handler = smtp_server
     _use(sample, postgres_url)
-    config = sample / "config.toml"
-    text = (
-        config.read_text()
-        .replace('delivery = "file"', 'delivery = "smtp"')
-        .replace('host = "localhost"', 'host = "127.0.0.1"')
-    )
-    text = text.replace('security = "starttls"', 'security = "none"').replace(
-        "port = 587", f"port = {controller.port}"
-    )
-    people = "".join(f'\n[[subscribers]]\nemail = "r{n}@example.org"\n' for n in range(40))
-    config.write_text(text.replace("ingest_interval = 300", "ingest_interval = 1") + people)
+    use_smtp(sample, controller.port)
+    edit_config(sample, "ingest_interval = 300", "ingest_interval = 1")
+    add_readers(sample, 40)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")} | {
         "SYNDICATE_SECRET": SECRET
     }

@@ -13,20 +13,15 @@ from syndicate.render.common import make_environment
 from syndicate.store import Store
 from syndicate.tokens import make_token, verify_token
 
-from .conftest import NOW, ROOT, free_port, run_cli
+from .conftest import NOW, ROOT, free_port, run_cli, use_smtp
 
 SMTP_PASSWORD = "hunter2-smtp-password-xyzzy"
 SIGNING_KEY = "signing-key-plugh-0123456789"
 
 
 def test_secrets_never_reach_logs_errors_or_status(sample: Path) -> None:
+    use_smtp(sample, free_port(), username="newsletter")
     config = sample / "config.toml"
-    text = config.read_text().replace('delivery = "file"', 'delivery = "smtp"')
-    text = text.replace('host = "localhost"', 'host = "127.0.0.1"').replace(
-        "port = 587", f"port = {free_port()}"
-    )
-    text = text.replace('username = ""', 'username = "newsletter"')
-    config.write_text(text)
     env = {"SYNDICATE_SMTP_PASSWORD": SMTP_PASSWORD, "SYNDICATE_SECRET": SIGNING_KEY}
     outputs = [run_cli(["-vv", "run", "--now", NOW.isoformat()], sample, env),
                run_cli(["-vv", "--log-format", "json", "send"], sample, env),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .conftest import NOW, SECRET, free_port, run_cli
+from .conftest import NOW, SECRET, add_readers, edit_config, free_port, run_cli, use_smtp
 
 READERS = 5000
 WORKERS = 4
@@ -23,14 +23,8 @@ LEASE = 2
 
 
 def _configure(site: Path, url: str, port: int) -> None:
-    config = site / "config.toml"
-    text = config.read_text().replace("sqlite:///state/syndicate.db", url)
-    text = text.replace('delivery = "file"', 'delivery = "smtp"').replace(
-        'host = "localhost"', 'host = "127.0.0.1"'
-    )
-    text = text.replace('security = "starttls"', 'security = "none"')
-    text = text.replace("port = 587", f"port = {port}\nlease = {LEASE}")
-    config.write_text(text)
+    edit_config(site, "sqlite:///state/syndicate.db", url)
+    use_smtp(site, port, lease=LEASE)
 
 
 def _send(site: Path, count: int) -> list[subprocess.Popen[bytes]]:
@@ -69,14 +63,7 @@ def test_four_workers_share_one_digest_and_survive_a_killed_one(
     assert run_cli(["subscribers", "import", "readers.csv"], sample).returncode == 0
     frozen = run_cli(["run", "--now", NOW.isoformat()], sample)
     assert frozen.returncode == 1 and "digest 2026-11-28 frozen" in frozen.stdout, frozen.stderr
-    config = sample / "config.toml"
-    config.write_text(
-        config.read_text().replace(
-            f"port = {config.read_text().split('port = ')[1].split()[0]}",
-            f"port = {controller.port}",
-            1,
-        )
-    )
+    use_smtp(sample, controller.port, lease=LEASE)  # the relay is back
 
     elapsed, killed = _timed_send(sample, WORKERS, handler, kill_one_after=READERS // 5)
     time.sleep(LEASE + 0.5)  # the dead worker's lease runs out ...
@@ -106,16 +93,10 @@ def test_four_workers_share_one_digest_and_survive_a_killed_one(
 
 
 def test_send_workers_option_runs_several_processes(sample: Path) -> None:
-    people = "".join(f'\n[[subscribers]]\nemail = "r{n}@example.org"\n' for n in range(30))
-    config = sample / "config.toml"
-    dead = (
-        config.read_text()
-        .replace('delivery = "file"', 'delivery = "smtp"')
-        .replace('host = "localhost"', 'host = "127.0.0.1"')
-    )
-    config.write_text(dead.replace("port = 587", f"port = {free_port()}") + people)
+    use_smtp(sample, free_port())  # the relay is down: everything stays pending
+    add_readers(sample, 30)
     assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 1  # all pending
-    config.write_text(config.read_text().replace('delivery = "smtp"', 'delivery = "file"'))
+    edit_config(sample, 'delivery = "smtp"', 'delivery = "file"')
     done = run_cli(["send", "--workers", "3"], sample)
     assert done.returncode == 0, done.stderr
     assert "3 workers done" in done.stdout
