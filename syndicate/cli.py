@@ -280,7 +280,9 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
     if args.command == "send":
         if args.workers > 1:
             return _send_workers(args.workers, say)
-        return _report(pipeline.send(config, now, clock=_wall_clock), say)
+        with _progress_bar(sys.stderr.isatty() and not args.quiet) as progress:
+            report = pipeline.send(config, now, clock=_wall_clock, progress=progress)
+        return _report(report, say)
     if args.command == "preview":
         report, folder = pipeline.dry_run(config, now, force_digest=True)
         if not report.digest_id:

@@ -153,7 +153,7 @@ def _run(
     )
     if ping_hub:
         announce(config, store, result.written)
-    sent, failed = deliver_pending(config, store, site, now, clock)
+    sent, failed = deliver_pending(config, store, site, now, clock, progress)
     return RunReport(
         new=len(changes.new),
         changed=len(changes.changed),
@@ -170,7 +170,9 @@ def _run(
     )
 
 
-def send(config: Config, now: datetime, clock: Clock | None = None) -> RunReport:
+def send(
+    config: Config, now: datetime, clock: Clock | None = None, progress: Progress = no_progress
+) -> RunReport:
     """`syndicate send`: deliver pending and retryable messages only.
 
     Takes no run lock: senders claim messages one by one from the shared ledger, so any number
@@ -178,7 +180,7 @@ def send(config: Config, now: datetime, clock: Clock | None = None) -> RunReport
     store = Store.open(config.paths.database)
     try:
         site = site_for(config, store.entries())
-        sent, failed = deliver_pending(config, store, site, now, clock)
+        sent, failed = deliver_pending(config, store, site, now, clock, progress)
         return RunReport(sent=sent, failed=tuple(failed))
     finally:
         store.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from syndicate import deliver
 from syndicate.config import Config
 from syndicate.errors import ConfigError, DeliveryError
-from syndicate.models import Delivery
+from syndicate.models import Delivery, Progress, no_progress
 from syndicate.render.common import Site
 from syndicate.render.dkim import DkimKey, sign
 from syndicate.render.message import Skeleton, sender_domain
@@ -100,8 +100,10 @@ class _Batch:
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
         self.sent, self.failed = 0, list[str]()
         self.error: BaseException | None = None  # a worker's unexpected error, re-raised
+        self.total, self.progress = 0, no_progress
 
-    def run(self, due: int) -> None:
+    def run(self, due: int, progress: Progress) -> None:
+        self.total, self.progress = due, progress
         smtp = self.config.email.delivery == "smtp"
         count = min(self.config.smtp.max_connections, due) if smtp else 1
         workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
@@ -149,6 +151,7 @@ class _Batch:
         with self.ledger:
             self.store.mark_delivery(delivery, "sent", self.now)
             self.sent += 1
+            self.progress("send", self.sent + len(self.failed), self.total)
 
     def failure(self, delivery: Delivery, exc: DeliveryError) -> None:
         store, now, attempts = self.store, self.now, delivery.attempts  # the claim counted it
@@ -169,6 +172,7 @@ class _Batch:
             delivery.digest_id, delivery.email, attempts, exc.permanent, exc,
         )  # fmt: skip
         self.failed.append(delivery.email)
+        self.progress("send", self.sent + len(self.failed), self.total)
 
 
 Builder = Callable[[Delivery], bytes]
@@ -176,7 +180,12 @@ Clock = Callable[[], datetime]
 
 
 def deliver_pending(
-    config: Config, store: Store, site: Site, now: datetime, clock: Clock | None = None
+    config: Config,
+    store: Store,
+    site: Site,
+    now: datetime,
+    clock: Clock | None = None,
+    progress: Progress = no_progress,
 ) -> tuple[int, list[str]]:
     """Send every due message; returns (sent, addresses that failed this time).
 
@@ -198,7 +207,7 @@ def deliver_pending(
         return message if dkim is None else sign(message, dkim)
 
     batch = _Batch(config, store, now, build, clock or (lambda: now))
-    batch.run(len(due))
+    batch.run(len(due), progress)
     log.info(
         "event=delivered sent=%d failed=%d via=%s", batch.sent, len(batch.failed),
         config.email.delivery,
