@@ -207,18 +207,14 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _send_workers(count: int, say: Say) -> int:
+def _send_workers(args: argparse.Namespace, config: Config, say: Say) -> int:
     """`send --workers N`: N `syndicate send` processes sharing the ledger, like N machines."""
-    argv, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip or arg.startswith("--workers"):
-            skip = arg == "--workers"  # its value is the next argument
-            continue
-        argv.append(arg)
-    command = [sys.executable, "-m", "syndicate", *argv]
-    procs = [subprocess.Popen(command) for _ in range(count)]  # noqa: S603 (our own argv)
+    noise = ["-q"] if args.quiet else ["-v"] * args.verbose
+    command = [sys.executable, "-m", "syndicate", "--config", str(config.path), *noise,
+               "--log-format", args.log_format, "send"]  # fmt: skip
+    procs = [subprocess.Popen(command) for _ in range(args.workers)]  # noqa: S603 (our own argv)
     codes = [proc.wait() for proc in procs]
-    say(f"{count} workers done, exit codes {codes}")
+    say(f"{args.workers} workers done, exit codes {codes}")
     return max(codes)
 
 
@@ -279,7 +275,7 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
         return _status(config, now, say)
     if args.command == "send":
         if args.workers > 1:
-            return _send_workers(args.workers, say)
+            return _send_workers(args, config, say)
         with _progress_bar(sys.stderr.isatty() and not args.quiet) as progress:
             report = pipeline.send(config, now, clock=_wall_clock, progress=progress)
         return _report(report, say)

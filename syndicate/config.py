@@ -220,12 +220,20 @@ def normalise_email(address: str, key: str = "email") -> str:
     return str(info.ascii_email or info.normalized)  # an internationalised domain as punycode
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite database URL (`sqlite:///path`), or None for any other database
+    (PostgreSQL, or SQLite in memory)."""
+    if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
+        return None
+    return Path(url.removeprefix("sqlite:///"))
+
+
 def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
     paths = cfg.paths
     db = paths.database
-    relative = db.startswith("sqlite:///") and not db.startswith("sqlite:////")
-    if relative and db not in ("sqlite:///", "sqlite:///:memory:"):
-        db = "sqlite:///" + str(root / db.removeprefix("sqlite:///"))
+    file = sqlite_file(db)
+    if file is not None and not file.is_absolute():
+        db = f"sqlite:///{root / file}"
     paths = dataclasses.replace(
         paths,
         articles=root / paths.articles,

@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 
 from syndicate import deliver, ingest
-from syndicate.config import Config
+from syndicate.config import Config, sqlite_file
 from syndicate.errors import ConfigError
 from syndicate.models import Entry, Progress, RunReport, no_progress
 from syndicate.pipeline.digests import digest_due, freeze
@@ -47,10 +47,9 @@ TEMPLATES = (
 
 
 def lock_path(config: Config) -> Path:
-    db = config.paths.database
-    if db.startswith("sqlite:///") and db != "sqlite:///:memory:":
-        return Path(db.removeprefix("sqlite:///") + ".lock")
-    return config.path.parent / ".syndicate.lock"
+    """The lock file of an SQLite state: beside the database (PostgreSQL locks in the server)."""
+    file = sqlite_file(config.paths.database)
+    return Path(f"{file}.lock") if file else config.path.parent / ".syndicate.lock"
 
 
 def run_once(
@@ -79,7 +78,7 @@ def locked_store(config: Config) -> Iterator[Store | None]:
     SQLite: a lock file beside the database (flock, dies with its process). PostgreSQL: a
     session advisory lock, so runs on different machines exclude each other too.
     """
-    if config.paths.database.startswith("sqlite"):
+    if sqlite_file(config.paths.database) is not None:
         with deliver.run_lock(lock_path(config)) as held:
             if not held:
                 log.info(
@@ -139,7 +138,11 @@ def _run(
     changes, warnings = pick_up(config, store, now, progress)
     env = make_environment(config.paths.templates)
     entries = store.entries()
-    site = site_for(config, entries)
+    site = site_for(
+        config,
+        ctas=[e.article.cta for e in entries if e.article.cta],
+        tags=[tag for e in entries for tag in e.article.tags],
+    )
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
         digest_id = freeze(config, store, env, site, now)
@@ -179,7 +182,7 @@ def send(
     of `send` processes, on any number of machines, can work on one digest together."""
     store = Store.open(config.paths.database)
     try:
-        site = site_for(config, store.entries())
+        site = site_for(config, ctas=store.ctas())  # a sender needs no article bodies
         sent, failed = deliver_pending(config, store, site, now, clock, progress)
         return RunReport(sent=sent, failed=tuple(failed))
     finally:
@@ -188,13 +191,12 @@ def send(
 
 def preview_config(config: Config, folder: Path) -> Config:
     """A copy of `config` whose state, output and outbox live in `folder` (for --dry-run)."""
-    db = config.paths.database
     copy = folder / "state.db"
-    if not db.startswith("sqlite:///"):
+    source = sqlite_file(config.paths.database)
+    if source is None:
         raise ConfigError(
             "--dry-run and preview need an SQLite state database", key="paths.database"
         )
-    source = Path(db.removeprefix("sqlite:///"))
     if source.exists():
         with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
             src.backup(dst)

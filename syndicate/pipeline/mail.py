@@ -190,15 +190,13 @@ def deliver_pending(
     """Send every due message; returns (sent, addresses that failed this time).
 
     `clock` tells wall-clock time for leases (default: `now`); `now` stamps the ledger."""
-    due = store.open_deliveries(now)
+    due = store.open_counts(now)
     if not due:
         return 0, []
-    digests = {d.id: d for d in store.digests()}
     key, dkim = signing_key(config, store), dkim_key(config)
-
     skeletons = {  # premailer and the shared headers: once per digest, never per recipient
-        d: Skeleton.for_digest(site, digests[d], config.email.sender)
-        for d in {delivery.digest_id for delivery in due}
+        digest.id: Skeleton.for_digest(site, digest, config.email.sender)
+        for digest in store.digests(due)
     }
 
     def build(delivery: Delivery) -> bytes:
@@ -207,7 +205,7 @@ def deliver_pending(
         return message if dkim is None else sign(message, dkim)
 
     batch = _Batch(config, store, now, build, clock or (lambda: now))
-    batch.run(len(due), progress)
+    batch.run(sum(due.values()), progress)
     log.info(
         "event=delivered sent=%d failed=%d via=%s", batch.sent, len(batch.failed),
         config.email.delivery,

@@ -6,7 +6,7 @@ Pure apart from the Jinja loader reading templates; never writes, never reads th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -116,23 +116,26 @@ class Site:
         return self.cta_url or self.url_for("subscribe.html")
 
 
-def publication_cta(entries: Sequence[Entry]) -> str | None:
-    """The call-to-action lifted from the articles: the most frequent, the newest on a tie."""
-    counts = Counter(e.article.cta for e in entries if e.article.cta)
+def publication_cta(ctas: Sequence[str]) -> str | None:
+    """The call-to-action lifted from the articles (given newest first): the most frequent,
+    the newest on a tie."""
+    counts = Counter(ctas)
     if not counts:
         return None
     best = max(counts.values())
-    return next(e.article.cta for e in entries if e.article.cta and counts[e.article.cta] == best)
+    return next(cta for cta in ctas if counts[cta] == best)
 
 
-def site_for(config: Config, entries: Sequence[Entry]) -> Site:
+def site_for(config: Config, ctas: Sequence[str] = (), tags: Iterable[str] = ()) -> Site:
+    """The Site for `config`. `ctas`: the articles' lifted calls-to-action, newest first (for
+    the default call-to-action); `tags`: every tag in use (for their folders)."""
     return Site(
         title=config.site.title,
         url=config.site.url,
         description=config.site.description or config.site.title,
         language=config.site.language,
         tz=config.tz,
-        cta_text=config.cta.text or publication_cta(entries) or GENERIC_CTA,
+        cta_text=config.cta.text or publication_cta(ctas) or GENERIC_CTA,
         cta_url=config.cta.url or config.site.url + "subscribe.html",
         cta_button=config.cta.button,
         cta_links=dict(config.cta.links),
@@ -141,7 +144,7 @@ def site_for(config: Config, entries: Sequence[Entry]) -> Site:
         page_size=config.feeds.page_size,
         hub=config.feeds.hub,
         ttl=max(1, -(-config.schedule.ingest_interval // 60)),
-        tag_slugs=unique_slugs(tag for e in entries for tag in e.article.tags),
+        tag_slugs=unique_slugs(tags),
     )
 
 

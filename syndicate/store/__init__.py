@@ -12,12 +12,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from syndicate.config import sqlite_file
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
 from syndicate.models import Article, Digest, Entry, FileStat
@@ -95,8 +95,9 @@ class Store(Ledger, People):
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect, creating (SQLite) or migrating the schema; refuse a newer schema."""
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        file = sqlite_file(url)
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         try:
             engine = sa.create_engine(url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
@@ -260,6 +261,12 @@ class Store(Ledger, People):
         if rows:
             conn.execute(files.insert(), rows)
 
+    def ctas(self) -> list[str]:
+        """The call-to-action lifted from each published article, newest first (no bodies)."""
+        query = sa.select(articles.c.cta).where(LIVE, articles.c.cta.is_not(None))
+        with self._tx(write=False) as conn:
+            return list(conn.scalars(query.order_by(*_NEWEST)))
+
     def entries(self, limit: int | None = None) -> list[Entry]:
         """Published articles, newest first."""
         with self._tx(write=False) as conn:
@@ -337,11 +344,13 @@ class Store(Ledger, People):
                 conn.execute(deliveries.insert(), rows)
             return len(active)
 
-    def digests(self) -> list[Digest]:
+    def digests(self, ids: Iterable[str] | None = None) -> list[Digest]:
+        """Frozen digests, newest first: all of them, or only those named by `ids`."""
+        query = sa.select(digests).order_by(digests.c.created.desc(), digests.c.id.desc())
+        if ids is not None:
+            query = query.where(digests.c.id.in_(list(ids)))
         with self._tx(write=False) as conn:
-            rows = conn.execute(
-                sa.select(digests).order_by(digests.c.created.desc(), digests.c.id.desc())
-            )
+            rows = conn.execute(query)
             return [
                 Digest(
                     r.id,

@@ -20,19 +20,32 @@ class Ledger:
     def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
-        """Messages still to deliver: pending and due at `now` (all pending without it), or
-        left `sending` by a crash. Never a `sent` one."""
+    @staticmethod
+    def _open(now: datetime | None) -> sa.ColumnElement[bool]:
+        """Still to deliver: pending and due at `now` (all pending without it), or `sending`."""
         due = deliveries.c.status == "pending"
         if now is not None:
             due &= deliveries.c.next_attempt.is_(None) | (deliveries.c.next_attempt <= now)
-        query = sa.select(deliveries).where(due | (deliveries.c.status == "sending"))
+        return due | (deliveries.c.status == "sending")
+
+    def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
+        """Messages still to deliver: pending and due at `now` (all pending without it), or
+        left `sending` by a crash. Never a `sent` one."""
+        query = sa.select(deliveries).where(self._open(now))
         with self._tx(write=False) as conn:
             rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
             return [
                 Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
                 for r in rows
             ]
+
+    def open_counts(self, now: datetime) -> dict[str, int]:
+        """How many messages of each digest are still to deliver (as `open_deliveries`), without
+        reading the rows: what a sender needs to size its batch."""
+        query = sa.select(deliveries.c.digest_id, sa.func.count()).where(self._open(now))
+        with self._tx(write=False) as conn:
+            rows = conn.execute(query.group_by(deliveries.c.digest_id))
+            return {str(row[0]): int(row[1]) for row in rows}
 
     def claim(
         self, worker: str, now: datetime, clock: datetime, lease_until: datetime
