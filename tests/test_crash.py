@@ -111,7 +111,7 @@ def test_sigkill_at_many_moments_loses_nothing_and_sends_once(sample: Path, smtp
             timeout=300,
             check=False,
         )
-        assert done.returncode in (0, 1), done.stderr
+        assert done.returncode == 0, f"{command}: {done.stderr}"  # whatever a kill left
     reader.stop.set()
     reader.join()
     ids = collections.Counter(

@@ -207,3 +207,49 @@ def test_file_stats_are_updated_incrementally(store: Store) -> None:
         "3.txt": FileStat("3.txt", 3, 3),
         "9.txt": FileStat("9.txt", 9, 9),
     }
+
+
+# A child process that opens a fresh store and SIGKILLs itself right after creating one table,
+# or right after the first step of a migration: the moment a crash hurts most.
+KILL_AFTER_CREATE = """
+import os, signal, sys
+import sqlalchemy as sa
+from syndicate.store import Store, schema
+target = schema.md.tables[sys.argv[2]]
+sa.event.listen(target, "after_create", lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
+Store.open(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("table", sorted(schema.md.tables))
+def test_a_crash_while_creating_the_schema_leaves_nothing_half_made(
+    tmp_path: Path, table: str
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/state.db"
+    child = subprocess.run([sys.executable, "-c", KILL_AFTER_CREATE, url, table], check=False)
+    assert child.returncode == -signal.SIGKILL
+    store = Store.open(url)  # the next run finds either no schema or a whole one
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert set(sa.inspect(store.engine).get_table_names()) >= set(schema.md.tables)
+    store.close()
+
+
+def test_a_failed_migration_step_is_rolled_back_whole(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    Store.open(url).close()
+    old = Store.open(url)
+    old.set_meta("schema_version", str(SCHEMA_VERSION - 1))
+    with old.engine.begin() as conn:  # undo v3 so that its step can run again
+        conn.execute(sa.text("DROP INDEX ix_deliveries_status"))
+        conn.execute(sa.text("ALTER TABLE deliveries DROP COLUMN worker"))
+        conn.execute(sa.text("ALTER TABLE deliveries DROP COLUMN lease_until"))
+        conn.execute(sa.text("CREATE INDEX ix_deliveries_status ON runs (id)"))  # step 3 fails
+    old.close()
+    with pytest.raises(StoreError, match="ix_deliveries_status"):
+        Store.open(url)
+    columns = {c["name"] for c in sa.inspect(sa.create_engine(url)).get_columns("deliveries")}
+    assert not {"lease_until", "worker"} & columns  # its ALTERs were rolled back with the rest

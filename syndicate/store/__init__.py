@@ -118,7 +118,7 @@ class Store(Ledger, People):
         """A connection (a committed transaction when writing); database errors become
         StoreError, so callers see one error family."""
         try:
-            with self.engine.begin() if write else self.engine.connect() as conn:
+            with self._begin() if write else self.engine.connect() as conn:
                 yield conn
         except sa.exc.StatementError as exc:
             if isinstance(exc.orig, StoreError):
@@ -149,8 +149,19 @@ class Store(Ledger, People):
                     conn.commit()
                 conn.close()
 
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction that covers every statement in it. Python's sqlite3 opens its
+        own transaction only before INSERT/UPDATE/DELETE, so DDL and the reads before the first
+        write would run outside it (a crash mid-schema left half a schema): on SQLite we begin
+        explicitly, IMMEDIATE so that a read-then-write can never meet another writer."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
     def _migrate(self) -> None:
-        with self.engine.begin() as conn:  # errors: see open()
+        with self._begin() as conn:  # errors: see open()
             if not sa.inspect(conn).has_table("meta"):
                 md.create_all(conn)
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
