@@ -111,57 +111,58 @@ def test_single_page_has_no_pager(env: Any) -> None:
     assert len(teaser_links(files["index.html"])) == 5
 
 
-def test_pagination_splits_entries_newest_first_each_exactly_once(env: Any) -> None:
-    entries = newest_first(7)
+def test_pages_count_from_the_oldest_and_hold_every_entry_once(env: Any) -> None:
+    entries = newest_first(7)  # story-7 is the newest
     files = archive(env, make_site(page_size=3), entries, [])
 
-    assert [
-        p for p in ("index.html", "page/2.html", "page/3.html", "page/4.html") if p in files
-    ] == [
-        "index.html",
-        "page/2.html",
-        "page/3.html",
-    ]
-    assert "page/1.html" not in files
-    shown = [
-        *teaser_links(files["index.html"]),
-        *teaser_links(files["page/2.html"]),
-        *teaser_links(files["page/3.html"]),
-    ]
-    expected = [f"https://example.org/articles/story-{n}.html" for n in range(7, 0, -1)]
-    assert shown == expected  # every entry once, newest first, in page order
-    assert [len(teaser_links(files[p])) for p in ("index.html", "page/2.html", "page/3.html")] == [
-        3,
-        3,
-        1,
-    ]
+    assert sorted(p for p in files if p.startswith("page/")) == [
+        "page/1.html", "page/2.html", "page/3.html",
+    ]  # fmt: skip
+    url = "https://example.org/articles/story-{}.html".format
+    assert teaser_links(files["page/1.html"]) == [url(3), url(2), url(1)]  # the oldest three
+    assert teaser_links(files["page/2.html"]) == [url(6), url(5), url(4)]
+    assert teaser_links(files["page/3.html"]) == [url(7)]  # the newest, not yet a full page
+    assert teaser_links(files["index.html"]) == [url(7), url(6), url(5)]  # the newest three
+
+
+def pager(files: dict[str, bytes], path: str) -> tuple[str | None, str | None, str]:
+    tree = doc(files[path])
+    prev = tree.xpath("//nav[@class='pager']/a[@rel='prev']/@href")
+    nxt = tree.xpath("//nav[@class='pager']/a[@rel='next']/@href")
+    label = tree.xpath("string(//nav[@class='pager']/span)")
+    return (prev[0] if prev else None, nxt[0] if nxt else None, label)
 
 
 def test_pagination_links(env: Any) -> None:
     files = archive(env, make_site(page_size=2), newest_first(5), [])
-
-    def pager(path: str) -> tuple[str | None, str | None, str]:
-        tree = doc(files[path])
-        prev = tree.xpath("//nav[@class='pager']/a[@rel='prev']/@href")
-        nxt = tree.xpath("//nav[@class='pager']/a[@rel='next']/@href")
-        label = tree.xpath("string(//nav[@class='pager']/span)")
-        return (prev[0] if prev else None, nxt[0] if nxt else None, label)
-
-    assert pager("index.html") == (None, "https://example.org/page/2.html", "Page 1 of 3")
-    assert pager("page/2.html") == (
-        "https://example.org/index.html",
-        "https://example.org/page/3.html",
-        "Page 2 of 3",
-    )
-    assert pager("page/3.html") == ("https://example.org/page/2.html", None, "Page 3 of 3")
+    page = "https://example.org/page/{}.html".format
+    # index shows 5, 4; the next older story (3) is on page 2 (holding 4, 3)
+    assert pager(files, "index.html") == (None, page(2), "")
+    assert pager(files, "page/3.html") == ("https://example.org/index.html", page(2), "Page 3")
+    assert pager(files, "page/2.html") == (page(3), page(1), "Page 2")
+    assert pager(files, "page/1.html") == (page(2), None, "Page 1")
     assert "page 2" in doc(files["page/2.html"]).findtext(".//title")
+
+
+def test_a_new_story_changes_only_the_index_and_the_newest_page(env: Any) -> None:
+    site = make_site(page_size=3)
+    before = archive(env, site, newest_first(7), [])
+    after = archive(env, site, newest_first(8), [])
+    changed = {p for p in after if before.get(p) != after[p]}
+    assert changed == {"index.html", "page/3.html", "articles/story-8.html"}
+    filled = archive(env, site, newest_first(10), [])  # page 3 full: page 4 begins
+    changed = {p for p in filled if after.get(p) != filled[p]}
+    assert changed == {
+        "index.html", "page/3.html", "page/4.html", "articles/story-9.html",
+        "articles/story-10.html",
+    }  # fmt: skip
 
 
 def test_entries_exactly_filling_pages_make_no_empty_page(env: Any) -> None:
     files = archive(env, make_site(page_size=2), newest_first(4), [])
-    assert "page/2.html" in files
-    assert "page/3.html" not in files
-    assert doc(files["page/2.html"]).xpath("//nav[@class='pager']/a[@rel='next']") == []
+    assert sorted(p for p in files if p.startswith("page/")) == ["page/1.html", "page/2.html"]
+    assert pager(files, "page/2.html")[0] == "https://example.org/index.html"
+    assert pager(files, "page/1.html")[1] is None
 
 
 # --- article pages ----------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def test_subscribe_page_lists_every_feed_reader_links_and_the_cta(env: Any) -> N
 def test_every_templated_page_has_absolute_feed_autodiscovery(env: Any) -> None:
     files = archive(env, make_site(page_size=2), newest_first(5), [make_digest()])
     templated = [p for p in html_pages(files) if not p.startswith("digests/")]
-    assert len(templated) == 3 + 5 + 1  # index + 2 more pages, 5 articles, subscribe
+    assert len(templated) == 1 + 3 + 5 + 1  # index + 3 pages, 5 articles, subscribe
     for path in templated:
         tree = doc(files[path])
         rss = tree.xpath("//head/link[@rel='alternate'][@type='application/rss+xml']/@href")
@@ -298,7 +299,7 @@ def test_every_page_parses_as_html(env: Any) -> None:
     entries = [make_entry(3, title=NASTY), make_entry(2, tags=("a&b",)), make_entry(1)]
     files = archive(env, make_site(page_size=2), entries, [make_digest()])
     pages = html_pages(files)
-    assert len(pages) == 2 + 3 + 1 + 1
+    assert len(pages) == 1 + 2 + 3 + 1 + 1  # index, 2 pages, 3 articles, subscribe, digest
     for path, data in pages.items():
         assert data.startswith(b"<!DOCTYPE html>"), path
         parser = html5lib.HTMLParser(strict=True)
@@ -343,12 +344,12 @@ def test_markup_in_site_title_and_cta_is_escaped(env: Any) -> None:
 def test_users_templates_override_the_bundled_ones(tmp_path: Path) -> None:
     (tmp_path / "index.html.j2").write_text(
         "<!DOCTYPE html>\n<title>{{ site.title }}</title>"
-        "<p id=custom>{{ entries | length }} of page {{ page }}/{{ pages }}</p>\n"
+        "<p id=custom>{{ entries | length }} on page {{ page.number }}</p>\n"
     )
     (tmp_path / "style.css").write_text("body { color: red; }\n")
     files = archive(make_environment(tmp_path), make_site(page_size=2), newest_first(3), [])
-    assert doc(files["index.html"]).xpath("string(//p[@id='custom'])") == "2 of page 1/2"
-    assert doc(files["page/2.html"]).xpath("string(//p[@id='custom'])") == "1 of page 2/2"
+    assert doc(files["index.html"]).xpath("string(//p[@id='custom'])") == "2 on page 0"
+    assert doc(files["page/2.html"]).xpath("string(//p[@id='custom'])") == "1 on page 2"
     assert files["style.css"] == b"body { color: red; }\n"
     # templates the user did not provide still come from syndicate's bundled set
     assert doc(files["articles/story-1.html"]).findtext(".//h1") == "Story number 1"

@@ -21,12 +21,12 @@ import jinja2
 from syndicate import deliver, ingest
 from syndicate.config import Config, sqlite_file
 from syndicate.errors import ConfigError
-from syndicate.models import Entry, Progress, RunReport, no_progress
+from syndicate.models import Progress, RunReport, no_progress
+from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
 from syndicate.pipeline.mail import Clock, deliver_pending
 from syndicate.pipeline.pickup import pick_up
-from syndicate.render import feeds, jsonfeed, pages, tags
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
 
@@ -40,6 +40,7 @@ TEMPLATES = (
     "subscribe.html.j2",
     "tag.html.j2",
     "teasers.html.j2",
+    "pager.html.j2",
     "digest.html.j2",
     "digest.txt.j2",
     "style.css",
@@ -110,19 +111,6 @@ def _summary(report: RunReport) -> str:
     )
 
 
-def site_files(
-    env: jinja2.Environment, site: Site, entries: list[Entry], store: Store
-) -> dict[str, bytes]:
-    """Every file of the output folder, rendered from the state: feeds and the web archive."""
-    return {
-        "rss.xml": feeds.rss(site, entries),
-        "atom.xml": feeds.atom(site, entries),
-        "feed.json": jsonfeed.json_feed(site, entries),
-        **tags.tag_files(env, site, entries),
-        **pages.archive(env, site, entries, store.digests()),
-    }
-
-
 def _run(
     config: Config,
     store: Store,
@@ -137,26 +125,14 @@ def _run(
         log.info("event=subscribers-added count=%d source=config", added)
     changes, warnings = pick_up(config, store, now, progress)
     env = make_environment(config.paths.templates)
-    entries = store.entries()
-    site = site_for(
-        config,
-        ctas=[e.article.cta for e in entries if e.article.cta],
-        tags=[tag for e in entries for tag in e.article.tags],
-    )
+    snapshot = Snapshot(config, store)
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
-        digest_id = freeze(config, store, env, site, now)
-    files = site_files(env, site, entries, store)
-    result = deliver.publish(config.paths.output, files)
-    log.info(
-        "event=published written=%d removed=%d unchanged=%d",
-        len(result.written),
-        len(result.removed),
-        len(files) - len(result.written),
-    )
+        digest_id = freeze(config, store, env, snapshot.site, now)
+    result = build(config, store, env, snapshot, progress)
     if ping_hub:
         announce(config, store, result.written)
-    sent, failed = deliver_pending(config, store, site, now, clock, progress)
+    sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
     return RunReport(
         new=len(changes.new),
         changed=len(changes.changed),
@@ -182,7 +158,10 @@ def send(
     of `send` processes, on any number of machines, can work on one digest together."""
     store = Store.open(config.paths.database)
     try:
-        site = site_for(config, ctas=store.ctas())  # a sender needs no article bodies
+
+        def site() -> Site:  # a sender needs no article bodies
+            return site_for(config, ctas=store.ctas())
+
         sent, failed = deliver_pending(config, store, site, now, clock, progress)
         return RunReport(sent=sent, failed=tuple(failed))
     finally:

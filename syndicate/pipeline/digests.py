@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import jinja2
 
 from syndicate.config import Config
 from syndicate.cron import next_fire_after, parse_crontab
-from syndicate.models import Entry
 from syndicate.render.common import Site
 from syndicate.render.digest import render_digest
 from syndicate.store import Store
@@ -29,19 +27,16 @@ def digest_due(config: Config, last: datetime | None, now: datetime) -> bool:
 def freeze(
     config: Config, store: Store, env: jinja2.Environment, site: Site, now: datetime
 ) -> str | None:
-    first = store.last_digest_time() is None
-    candidates = store.digest_candidates()
-    exempt: Sequence[Entry] = []
-    if first:  # flood guard: the first digest over an archive takes only recent articles
+    cutoff = None  # flood guard: the first digest over an archive takes only recent articles
+    if store.last_digest_time() is None:
         cutoff = now - timedelta(days=config.digest.first_digest_days)
-        exempt = [e for e in candidates if e.published < cutoff]
-        candidates = [e for e in candidates if e.published >= cutoff]
+    candidates = store.digest_candidates(since=cutoff)
     if not candidates:
         log.info("event=digest-skipped reason=no-new-articles")
         return None
     digest_id = store.unused_digest_id(now.astimezone(config.tz).strftime("%Y-%m-%d"))
     digest = render_digest(env, site, candidates, digest_id=digest_id, created=now)
-    queued = store.freeze_digest(digest, [e.article.id for e in exempt], now)
+    queued = store.freeze_digest(digest, (), now, exempt_before=cutoff)
     log.info(
         "event=digest-frozen digest=%s articles=%d recipients=%d",
         digest_id,

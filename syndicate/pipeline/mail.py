@@ -182,7 +182,7 @@ Clock = Callable[[], datetime]
 def deliver_pending(
     config: Config,
     store: Store,
-    site: Site,
+    site: Callable[[], Site],
     now: datetime,
     clock: Clock | None = None,
     progress: Progress = no_progress,
@@ -195,7 +195,7 @@ def deliver_pending(
         return 0, []
     key, dkim = signing_key(config, store), dkim_key(config)
     skeletons = {  # premailer and the shared headers: once per digest, never per recipient
-        digest.id: Skeleton.for_digest(site, digest, config.email.sender)
+        digest.id: Skeleton.for_digest(site(), digest, config.email.sender)
         for digest in store.digests(due)
     }
 

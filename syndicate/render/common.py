@@ -71,9 +71,6 @@ class Site:
     def digest_url(self, digest_id: str) -> str:
         return self.url_for(f"digests/{digest_id}.html")
 
-    def page_url(self, number: int) -> str:
-        return self.url_for("index.html" if number == 1 else f"page/{number}.html")
-
     @property
     def feeds(self) -> dict[str, str]:
         """Feed URLs by format, in the order pages advertise them."""

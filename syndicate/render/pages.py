@@ -1,25 +1,80 @@
-"""The web archive: paginated index, one page per article, digest web versions, subscribe page.
+"""The web archive: listing pages, one page per article, digest web versions, subscribe page.
 
-Pure: entries and digests in, `{relative path: bytes}` out. Templates come through the Jinja
-loader; nothing here writes files or reads the clock.
+Listings paginate from the oldest story, so a page's number and contents never move when new
+stories arrive: `page/1.html` holds the oldest `page_size` stories, the last page the newest
+few, and `index.html` (or a tag's `index.html`) the newest `page_size`. A new story touches the
+index and the last page only; pages stay cacheable and permalinks to them stay true.
+
+Pure: entries and digests in, bytes out. Templates come through the Jinja loader; nothing here
+writes files, reads the database or reads the clock.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
 
 import jinja2
 
 from syndicate.models import Digest, Entry
-from syndicate.render.common import Site, render_template
+from syndicate.render.common import Channel, Site, render_template
+from syndicate.render.outputs import Bodies, Output, digest, entry_key, render_all, tags_key
 
 
-def _pages(entries: Sequence[Entry], size: int) -> list[Sequence[Entry]]:
-    return [entries[i : i + size] for i in range(0, len(entries), size)] or [[]]
+@dataclass(frozen=True)
+class Listing:
+    """One listing page: where it lives, the entries it shows (newest first), its neighbours."""
+
+    path: str  # under the output folder
+    url: str
+    entries: Sequence[Entry]
+    number: int  # 0 for the index
+    newer: str | None  # absolute URL of the page with newer stories
+    older: str | None
 
 
-def _page_path(number: int) -> str:
-    return "index.html" if number == 1 else f"page/{number}.html"
+def listings(site: Site, entries: Sequence[Entry], folder: str = "") -> list[Listing]:
+    """The index and the numbered pages of `entries` (newest first) under `folder`."""
+    size, total = site.page_size, len(entries)
+    base = site.url_for(quote(folder))
+    if total <= size:
+        return [Listing(folder + "index.html", base + "index.html", entries, 0, None, None)]
+    count = -(-total // size)
+
+    def url(number: int) -> str:
+        return base + ("index.html" if number > count else f"page/{number}.html")
+
+    def older_than(position: int) -> str:  # the page holding entries[position]
+        return url((total - 1 - position) // size + 1)
+
+    index = Listing(folder + "index.html", base + "index.html", entries[:size], 0, None, None)
+    pages = [dataclasses.replace(index, older=older_than(size))]
+    for number in range(1, count + 1):
+        chunk = entries[max(0, total - number * size) : total - (number - 1) * size]
+        older = url(number - 1) if number > 1 else None
+        path = f"{folder}page/{number}.html"
+        pages.append(Listing(path, url(number), chunk, number, url(number + 1), older))
+    return pages
+
+
+def listing_page(
+    env: jinja2.Environment, site: Site, page: Listing, channel: Channel | None = None
+) -> bytes:
+    """The main index (or page), or one tag's, when `channel` is that tag's."""
+    name, extra = ("tag.html.j2", {"channel": channel}) if channel else ("index.html.j2", {})
+    html = render_template(env, name, site=site, page=page, entries=page.entries, **extra)
+    return html.encode("utf-8")
+
+
+def article_page(env: jinja2.Environment, site: Site, entry: Entry) -> bytes:
+    return render_template(env, "article.html.j2", site=site, entry=entry).encode("utf-8")
+
+
+def subscribe_page(env: jinja2.Environment, site: Site) -> bytes:
+    return render_template(env, "subscribe.html.j2", site=site).encode("utf-8")
 
 
 def stylesheet(env: jinja2.Environment) -> bytes:
@@ -29,21 +84,59 @@ def stylesheet(env: jinja2.Environment) -> bytes:
     return source.encode("utf-8")
 
 
+def _listing(
+    env: jinja2.Environment, site: Site, page: Listing, channel: Channel | None, _: Bodies
+) -> bytes:
+    return listing_page(env, site, page, channel)
+
+
+def _article(env: jinja2.Environment, site: Site, ident: str, bodies: Bodies) -> bytes:
+    return article_page(env, site, bodies[ident])
+
+
+def listing_outputs(
+    env: jinja2.Environment,
+    site: Site,
+    entries: Sequence[Entry],
+    base: str,
+    channel: Channel | None = None,
+    folder: str = "",
+) -> list[Output]:
+    """The index and numbered pages of `entries`; teasers need no article bodies."""
+    outputs = []
+    for page in listings(site, entries, folder):
+        shown = [entry_key(e) for e in page.entries]
+        key = digest(base, page.path, page.url, page.newer, page.older, channel, shown)
+        outputs.append(
+            Output(page.path, key, functools.partial(_listing, env, site, page, channel))
+        )
+    return outputs
+
+
+def archive_outputs(
+    env: jinja2.Environment, site: Site, entries: Sequence[Entry], base: str
+) -> list[Output]:
+    """The main listings, one page per article, the subscribe page and the stylesheet."""
+    outputs = listing_outputs(env, site, entries, base)
+    for entry in entries:
+        ident = entry.article.id
+        key = digest(base, "article", entry_key(entry), tags_key(site, [entry]))
+        render = functools.partial(_article, env, site, ident)
+        outputs.append(Output(f"articles/{entry.article.slug}.html", key, render, (ident,)))
+    subscribe = Output(
+        "subscribe.html", digest(base, "subscribe"), lambda _: subscribe_page(env, site)
+    )
+    outputs.append(subscribe)
+    outputs.append(Output("style.css", digest(base, "style"), lambda _: stylesheet(env)))
+    return outputs
+
+
 def archive(
     env: jinja2.Environment, site: Site, entries: Sequence[Entry], digests: Sequence[Digest]
 ) -> dict[str, bytes]:
-    """Every archive file, keyed by its path under the output folder."""
-    files: dict[str, bytes] = {"style.css": stylesheet(env)}
-    pages = _pages(entries, site.page_size)
-    for number, chunk in enumerate(pages, start=1):
-        html = render_template(
-            env, "index.html.j2", site=site, entries=chunk, page=number, pages=len(pages)
-        )
-        files[_page_path(number)] = html.encode("utf-8")
-    for entry in entries:
-        html = render_template(env, "article.html.j2", site=site, entry=entry)
-        files[f"articles/{entry.article.slug}.html"] = html.encode("utf-8")
-    for digest in digests:
-        files[f"digests/{digest.id}.html"] = digest.web_html.encode("utf-8")
-    files["subscribe.html"] = render_template(env, "subscribe.html.j2", site=site).encode("utf-8")
+    """Every archive file in memory, keyed by its path under the output folder (for small sites
+    and tests; a run renders only the outputs whose keys changed)."""
+    files = render_all(archive_outputs(env, site, entries, ""), entries)
+    for item in digests:
+        files[f"digests/{item.id}.html"] = item.web_html.encode("utf-8")
     return files

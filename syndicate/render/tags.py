@@ -1,7 +1,8 @@
-"""Per-tag output: for every tag in use, its RSS, Atom and JSON feeds and a page listing its
-articles, all under tags/<tag-slug>/ (slugs are collision-free: `Site.tag_slugs`).
+"""Per-tag output: for every tag in use, its RSS, Atom and JSON feeds and its listing pages
+(paginated like the main index), all under tags/<tag-slug>/ (slugs are collision-free:
+`Site.tag_slugs`).
 
-Pure: entries in, `{relative path: bytes}` out; never writes files or reads the clock.
+Pure: entries in, outputs out; never writes files, reads the database or reads the clock.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import Sequence
 import jinja2
 
 from syndicate.models import Entry
-from syndicate.render import feeds, jsonfeed
-from syndicate.render.common import Site, render_template
+from syndicate.render.common import Site
+from syndicate.render.outputs import Output, feed_outputs, render_all
+from syndicate.render.pages import listing_outputs
 
 
 def by_tag(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
@@ -24,15 +26,19 @@ def by_tag(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
     return dict(sorted(tagged.items()))
 
 
-def tag_files(env: jinja2.Environment, site: Site, entries: Sequence[Entry]) -> dict[str, bytes]:
-    """Every tag's three feeds and page, keyed by path under the output folder."""
-    files: dict[str, bytes] = {}
+def tag_outputs(
+    env: jinja2.Environment, site: Site, entries: Sequence[Entry], base: str
+) -> list[Output]:
+    """Every tag's three feeds and listing pages."""
+    outputs: list[Output] = []
     for tag, tagged in by_tag(entries).items():
         channel = site.channel(tag)
         folder = f"tags/{site.tag_slug(tag)}/"
-        files[folder + "rss.xml"] = feeds.rss(site, tagged, channel)
-        files[folder + "atom.xml"] = feeds.atom(site, tagged, channel)
-        files[folder + "feed.json"] = jsonfeed.json_feed(site, tagged, channel)
-        page = render_template(env, "tag.html.j2", site=site, channel=channel, entries=tagged)
-        files[folder + "index.html"] = page.encode("utf-8")
-    return files
+        outputs += feed_outputs(site, tagged, channel, folder, base)
+        outputs += listing_outputs(env, site, tagged, base, channel, folder)
+    return outputs
+
+
+def tag_files(env: jinja2.Environment, site: Site, entries: Sequence[Entry]) -> dict[str, bytes]:
+    """Every tag's files in memory, keyed by path under the output folder (small sites, tests)."""
+    return render_all(tag_outputs(env, site, entries, ""), entries)

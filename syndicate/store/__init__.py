@@ -27,6 +27,7 @@ from syndicate.store.schema import (
     LIVE,
     MIGRATIONS,
     SCHEMA_VERSION,
+    UTCDateTime,
     articles,
     deliveries,
     digests,
@@ -52,8 +53,8 @@ def _entry(row: Any) -> Entry:
         source=row.source,
         title=row.title,
         slug=row.slug,
-        body_html=row.body_html,
-        body_text=row.body_text,
+        body_html=getattr(row, "body_html", ""),
+        body_text=getattr(row, "body_text", ""),
         summary=row.summary,
         content_hash=row.content_hash,
         date=row.date,
@@ -83,7 +84,8 @@ def _article_values(article: Article) -> dict[str, Any]:
     }
 
 
-_NEWEST = (sa.func.coalesce(articles.c.date, articles.c.first_seen).desc(), articles.c.id)
+_published = sa.func.coalesce(articles.c.date, articles.c.first_seen, type_=UTCDateTime)
+_NEWEST = (_published.desc(), articles.c.id)
 
 
 class Store(Ledger, People):
@@ -253,6 +255,8 @@ class Store(Ledger, People):
                     .values(deleted_at=now)
                 )
             self._record_files(conn, stats, bad, previous)
+            if changes.new or changes.changed or changes.moved or changes.removed:
+                self._bump(conn)
 
     @staticmethod
     def _record_files(
@@ -288,13 +292,41 @@ class Store(Ledger, People):
                 )
             ]
 
+    def listing(self) -> list[Entry]:
+        """Published articles, newest first, without their bodies (`body_html` and `body_text`
+        are empty): enough for listings, keys and tags, light enough for 100,000 articles."""
+        columns = [c for c in articles.c if c.name not in ("body_html", "body_text")]
+        with self._tx(write=False) as conn:
+            return [
+                _entry(r) for r in conn.execute(sa.select(*columns).where(LIVE).order_by(*_NEWEST))
+            ]
+
+    def entries_by_id(self, ids: Iterable[str]) -> dict[str, Entry]:
+        """Whole published articles (bodies included) by id."""
+        wanted, found = list(ids), {}
+        with self._tx(write=False) as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(articles).where(
+                    LIVE, articles.c.id.in_(wanted[start : start + 500])
+                )
+                found.update({r.id: _entry(r) for r in conn.execute(query)})
+        return found
+
+    def generation(self) -> int:
+        """A counter that every change to what the output folder shows moves on (articles
+        applied, a digest frozen): an unchanged generation means nothing to render."""
+        return int(self.get_meta("generation") or 0)
+
     # -- digests ----------------------------------------------------------------------------
 
-    def digest_candidates(self) -> list[Entry]:
-        """Published articles that are in no digest yet, newest first."""
+    def digest_candidates(self, since: datetime | None = None) -> list[Entry]:
+        """Published articles that are in no digest yet, newest first; with `since`, only
+        those published since then."""
         query = sa.select(articles).where(
             LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
         )
+        if since is not None:
+            query = query.where(_published >= since)
         with self._tx(write=False) as conn:
             return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST))]
 
@@ -312,8 +344,16 @@ class Store(Ledger, People):
             if (c := base if n == 1 else f"{base}-{n}") not in taken
         )
 
-    def freeze_digest(self, digest: Digest, exempt: Iterable[str], now: datetime) -> int:
+    def freeze_digest(
+        self,
+        digest: Digest,
+        exempt: Iterable[str],
+        now: datetime,
+        exempt_before: datetime | None = None,
+    ) -> int:
         """Record a digest, claim its articles and queue one delivery per active subscriber.
+        Articles named in `exempt`, and those in no digest published before `exempt_before`,
+        are marked never to be mailed (the first digest's flood guard).
 
         One transaction: either all of it happens or none. Returns the number of deliveries.
         """
@@ -342,6 +382,12 @@ class Store(Ledger, People):
                 conn.execute(
                     articles.update().where(articles.c.id.in_(exempt)).values(digest_exempt=True)
                 )
+            if exempt_before is not None:
+                conn.execute(
+                    articles.update()
+                    .where(LIVE, articles.c.digest_id.is_(None), _published < exempt_before)
+                    .values(digest_exempt=True)
+                )
             active = conn.execute(
                 sa.select(subscribers.c.email, subscribers.c.name).where(
                     subscribers.c.status == "active"
@@ -353,7 +399,28 @@ class Store(Ledger, People):
                     queued | {"email": s.email, "name": s.name, "last_error": ""} for s in active
                 ]
                 conn.execute(deliveries.insert(), rows)
+            self._bump(conn)
             return len(active)
+
+    def _bump(self, conn: Connection) -> None:
+        value = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation"))
+        self._put(conn, "generation", str(int(value or 0) + 1))
+
+    def digest_ids(self) -> list[str]:
+        """Every frozen digest's id, newest first."""
+        query = sa.select(digests.c.id).order_by(digests.c.created.desc(), digests.c.id.desc())
+        with self._tx(write=False) as conn:
+            return list(conn.scalars(query))
+
+    def digest_page(self, ident: str) -> str:
+        """The web version of one frozen digest."""
+        with self._tx(write=False) as conn:
+            page: str | None = conn.scalar(
+                sa.select(digests.c.web_html).where(digests.c.id == ident)
+            )
+        if page is None:
+            raise StoreError(f"no digest {ident!r}")
+        return page
 
     def digests(self, ids: Iterable[str] | None = None) -> list[Digest]:
         """Frozen digests, newest first: all of them, or only those named by `ids`."""

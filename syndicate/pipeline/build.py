@@ -1,0 +1,112 @@
+"""Build: bring the output folder up to date with the state, rendering only what changed.
+
+Every output file is planned from a listing of the articles without their bodies (a path and a
+key, `syndicate.render.outputs`); only outputs whose key differs from the last publish's
+manifest, or whose file has gone, are rendered, with article bodies streamed from the store in
+batches; `deliver.publish` writes them atomically. When the state, the config, the templates
+and syndicate itself are those of the last publish (its stamp), nothing is planned at all: a
+run over an unchanged folder costs the scan and no more.
+
+This module decides what to render; it holds no SQL, no markup and no file writing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator, Sequence
+
+import jinja2
+
+from syndicate import __version__, deliver
+from syndicate.config import Config
+from syndicate.models import Entry, Progress, no_progress
+from syndicate.render import outputs, pages, tags
+from syndicate.render.common import Site, site_for
+from syndicate.store import Store
+
+log = logging.getLogger("syndicate")
+BATCH = 500  # outputs rendered per batch of article bodies read from the store
+MAIN_FILES = ("rss.xml", "atom.xml", "feed.json", "index.html")
+
+
+class Snapshot:
+    """The published articles without bodies, and the Site they make; read when first needed."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config, self.store = config, store
+
+    @functools.cached_property
+    def listing(self) -> list[Entry]:
+        return self.store.listing()
+
+    @functools.cached_property
+    def site(self) -> Site:
+        ctas = [e.article.cta for e in self.listing if e.article.cta]
+        return site_for(
+            self.config, ctas=ctas, tags=[t for e in self.listing for t in e.article.tags]
+        )
+
+
+def stamp(config: Config, store: Store, env: jinja2.Environment) -> str:
+    """What the whole output folder depends on; equal stamps mean equal folders."""
+    assert env.loader is not None
+    sources = [(name, env.loader.get_source(env, name)[0]) for name in env.list_templates()]
+    return outputs.digest(__version__, store.generation(), repr(config), sources)
+
+
+def plan(env: jinja2.Environment, snapshot: Snapshot, store: Store) -> list[outputs.Output]:
+    """Every file of the output folder: feeds, tag feeds and pages, the archive, digests."""
+    site, entries = snapshot.site, snapshot.listing
+    base = outputs.base_key(site, env, __version__)
+    planned = outputs.feed_outputs(site, entries, site.main, "", base)
+    planned += tags.tag_outputs(env, site, entries, base)
+    planned += pages.archive_outputs(env, site, entries, base)
+    for ident in store.digest_ids():
+        page = functools.partial(_digest_page, store, ident)
+        planned.append(
+            outputs.Output(f"digests/{ident}.html", outputs.digest("digest", ident), page)
+        )
+    return planned
+
+
+def _digest_page(store: Store, ident: str, _: outputs.Bodies) -> bytes:
+    return store.digest_page(ident).encode("utf-8")
+
+
+def _render(
+    store: Store, todo: Sequence[outputs.Output], progress: Progress
+) -> Iterator[tuple[str, bytes]]:
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        bodies = store.entries_by_id({i for o in batch for i in o.needs})
+        for done, output in enumerate(batch, start=start + 1):
+            progress("render", done, len(todo))
+            yield output.path, output.render(bodies)
+
+
+def build(
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    snapshot: Snapshot,
+    progress: Progress = no_progress,
+) -> deliver.WriteResult:
+    """Render and publish what changed since the last publish; nothing if nothing did."""
+    root, current = config.paths.output, stamp(config, store, env)
+    if deliver.read_stamp(root) == current and all((root / f).exists() for f in MAIN_FILES):
+        log.info("event=published written=0 removed=0 reason=unchanged")
+        return deliver.WriteResult((), ())
+    planned = plan(env, snapshot, store)
+    manifest, on_disk = deliver.read_manifest(root), deliver.present(root)
+    todo = [o for o in planned if manifest.get(o.path) != o.key or o.path not in on_disk]
+    keys = {o.path: o.key for o in planned}
+    result = deliver.publish(root, _render(store, todo, progress), keys, current)
+    log.info(
+        "event=published written=%d removed=%d rendered=%d unchanged=%d",
+        len(result.written),
+        len(result.removed),
+        len(todo),
+        len(planned) - len(todo),
+    )
+    return result
