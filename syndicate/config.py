@@ -62,6 +62,7 @@ class FeedsConfig:
 class DigestConfig:
     schedule: str = "0 7 * * *"
     first_digest_days: int = 7
+    max_articles: int = 50  # a digest lists at most the newest this many; older ones are skipped
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"must be at least 1 second, not {cfg.smtp.lease}", key="smtp.lease")
     if cfg.digest.first_digest_days < 0:
         raise ConfigError("must not be negative", key="digest.first_digest_days")
+    if cfg.digest.max_articles < 1:
+        raise ConfigError("must be at least 1", key="digest.max_articles")
     try:
         tz = cfg.tz
     except (ZoneInfoNotFoundError, ValueError):

@@ -55,6 +55,28 @@ def test_first_digest_over_an_old_archive_takes_only_recent_articles(sample: Pat
     assert "Something new" in eml and "Old story" not in eml
 
 
+def test_a_digest_lists_at_most_max_articles_and_never_mails_the_overflow(sample: Path) -> None:
+    """A first run over 40 dateless files: all are 'first published now', so the day guard
+    cannot help; `max_articles` keeps the digest readable and the rest is never mailed."""
+    config = sample / "config.toml"
+    config.write_text(
+        config.read_text().replace(
+            "first_digest_days = 7", "first_digest_days = 7\nmax_articles = 5"
+        )
+    )
+    for n in range(40):
+        (sample / "articles" / f"5{n:02d}_bulk.txt").write_text(f"Bulk story {n:02d}\n\nText.\n")
+    done = run_cli(["-v", "run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 0, done.stderr
+    assert "event=digest-overflow kept=5" in done.stderr
+    eml = (sample / "outbox" / "2026-11-28" / "reader@example.org.eml").read_text()
+    assert 0 < len(set(re.findall(r"Bulk story \d\d", eml))) <= 5  # with the sample's newest
+    (sample / "articles" / "600_new.txt").write_text("Something new\n\nText.\n")
+    done = run_cli(["digest", "--now", "2026-11-29T12:00:00+00:00"], sample)
+    eml = (sample / "outbox" / "2026-11-29" / "reader@example.org.eml").read_text()
+    assert "Something new" in eml and "Bulk story" not in eml
+
+
 def test_init_scaffolds_a_publication_that_runs_straight_away(tmp_path: Path) -> None:
     done = run_cli(["init", "newsroom"], tmp_path)
     assert done.returncode == 0, done.stderr

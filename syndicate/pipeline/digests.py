@@ -30,7 +30,11 @@ def freeze(
     cutoff = None  # flood guard: the first digest over an archive takes only recent articles
     if store.last_digest_time() is None:
         cutoff = now - timedelta(days=config.digest.first_digest_days)
-    candidates = store.digest_candidates(since=cutoff)
+    most = config.digest.max_articles
+    candidates = store.digest_candidates(since=cutoff, limit=most + 1)
+    if len(candidates) > most:  # a flood (a first run over dateless files, a bulk import)
+        candidates, cutoff = candidates[:most], candidates[most - 1].published
+        log.warning("event=digest-overflow kept=%d skipped=older-than:%s", most, cutoff.isoformat())
     if not candidates:
         log.info("event=digest-skipped reason=no-new-articles")
         return None

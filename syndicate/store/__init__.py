@@ -319,16 +319,18 @@ class Store(Ledger, People):
 
     # -- digests ----------------------------------------------------------------------------
 
-    def digest_candidates(self, since: datetime | None = None) -> list[Entry]:
+    def digest_candidates(
+        self, since: datetime | None = None, limit: int | None = None
+    ) -> list[Entry]:
         """Published articles that are in no digest yet, newest first; with `since`, only
-        those published since then."""
+        those published since then; with `limit`, at most that many."""
         query = sa.select(articles).where(
             LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
         )
         if since is not None:
             query = query.where(_published >= since)
         with self._tx(write=False) as conn:
-            return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST))]
+            return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST).limit(limit))]
 
     def last_digest_time(self) -> datetime | None:
         with self._tx(write=False) as conn:
@@ -352,7 +354,7 @@ class Store(Ledger, People):
         exempt_before: datetime | None = None,
     ) -> int:
         """Record a digest, claim its articles and queue one delivery per active subscriber.
-        Articles named in `exempt`, and those in no digest published before `exempt_before`,
+        Articles named in `exempt`, and those left in no digest published up to `exempt_before`,
         are marked never to be mailed (the first digest's flood guard).
 
         One transaction: either all of it happens or none. Returns the number of deliveries.
@@ -385,7 +387,7 @@ class Store(Ledger, People):
             if exempt_before is not None:
                 conn.execute(
                     articles.update()
-                    .where(LIVE, articles.c.digest_id.is_(None), _published < exempt_before)
+                    .where(LIVE, articles.c.digest_id.is_(None), _published <= exempt_before)
                     .values(digest_exempt=True)
                 )
             active = conn.execute(
