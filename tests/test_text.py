@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicate.text import one_line, slugify, truncate, xml_safe
+from syndicate.text import html_safe, one_line, slugify, truncate, xml_safe
 
 ASCII_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
@@ -211,3 +211,28 @@ def test_truncate_property(text: str, limit: int) -> None:
     else:
         assert result.endswith("…")
         assert flat.startswith(result[:-1])
+
+
+def _reference(text: str, allowed_c0: str) -> str:
+    """The rule spelled out one character at a time: what the fast paths must equal."""
+
+    def bad(c: str) -> bool:
+        n = ord(c)
+        return (
+            (n < 0x20 and c not in allowed_c0)
+            or 0x7F <= n <= 0x9F
+            or 0xD800 <= n <= 0xDFFF
+            or 0xFDD0 <= n <= 0xFDEF
+            or (n & 0xFFFE) == 0xFFFE
+        )
+
+    return "".join(c for c in text if not bad(c))
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.characters(codec=None, blacklist_categories=())))
+@example("plain ascii\x00\x0c\x7f")
+@example("astral \U0001fffe \U0010ffff \U0001f600 \ufffe \ud800 \x85")
+def test_fast_paths_match_the_rule(text: str) -> None:
+    assert xml_safe(text) == _reference(text, "\t\n\r")
+    assert html_safe(text) == _reference(text, "\t\n\r\x0c")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,9 @@ from syndicate.errors import ArticleError, ConfigError
 from syndicate.ingest.parse import ParseOptions, decode, parse_article
 from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
 
-__all__ = ["Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "scan"]
+__all__ = [
+    "Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "read", "scan", "walk",
+]  # fmt: skip
 
 SUFFIXES = (".txt", ".md", ".markdown")
 MAX_BYTES = 20 * 1024 * 1024
@@ -51,7 +53,23 @@ def _candidates(root: Path) -> list[os.DirEntry[str]]:
     return [e for e in entries if not is_ignored(e.name) and e.name.lower().endswith(SUFFIXES)]
 
 
-def _read(entry: os.DirEntry[str], root: Path) -> bytes:
+class _Entry:
+    """What `_read` needs of a file named by a walk (the DirEntry interface, lazily)."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name, self.path = name, os.path.join(root, name)
+
+    def is_symlink(self) -> bool:
+        return os.path.islink(self.path)
+
+    def is_file(self) -> bool:
+        return os.path.isfile(self.path)
+
+    def stat(self) -> os.stat_result:
+        return os.stat(self.path)
+
+
+def _read(entry: _Entry, root: Path) -> bytes:
     if entry.is_symlink():
         target = Path(entry.path).resolve()
         if not target.is_relative_to(root.resolve()):
@@ -66,6 +84,33 @@ def _read(entry: os.DirEntry[str], root: Path) -> bytes:
         return handle.read()
 
 
+def walk(root: Path) -> ScanResult:
+    """Stat every article file, reading none: the cheap part of a scan."""
+    result = ScanResult()
+    for entry in _candidates(root):
+        try:
+            stat = entry.stat()
+        except OSError as exc:
+            result.problems.append(ArticleProblem(entry.name, 1, f"cannot stat: {exc.strerror}"))
+            continue
+        result.stats[entry.name] = FileStat(entry.name, stat.st_size, stat.st_mtime_ns)
+    return result
+
+
+def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResult) -> None:
+    """Read and parse the named files of a walk into `into` (its `parsed`, `problems`)."""
+    for name in names:
+        entry = _Entry(root, name)
+        try:
+            text, warnings = decode(_read(entry, root), name)
+            into.parsed.append(parse_article(text, name, options))
+            into.warnings.extend(warnings)
+        except ArticleError as exc:
+            into.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
+        except OSError as exc:
+            into.problems.append(ArticleProblem(name, 1, f"cannot read: {exc.strerror}"))
+
+
 def scan(
     root: Path,
     known: Mapping[str, FileStat],
@@ -73,27 +118,11 @@ def scan(
     progress: Progress = no_progress,
 ) -> ScanResult:
     """Stat every article file; read and parse only those whose size or mtime changed."""
-    result = ScanResult()
-    candidates = _candidates(root)
-    for done, entry in enumerate(candidates, start=1):
-        progress("pickup", done, len(candidates))
-        try:
-            stat = entry.stat()
-        except OSError as exc:
-            result.problems.append(ArticleProblem(entry.name, 1, f"cannot stat: {exc.strerror}"))
-            continue
-        current = FileStat(entry.name, stat.st_size, stat.st_mtime_ns)
-        result.stats[entry.name] = current
-        if known.get(entry.name) == current:
-            continue
-        try:
-            text, warnings = decode(_read(entry, root), entry.name)
-            result.parsed.append(parse_article(text, entry.name, options))
-            result.warnings.extend(warnings)
-        except ArticleError as exc:
-            result.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
-        except OSError as exc:
-            result.problems.append(ArticleProblem(entry.name, 1, f"cannot read: {exc.strerror}"))
+    result = walk(root)
+    todo = [name for name, stat in result.stats.items() if known.get(name) != stat]
+    for done, name in enumerate(todo, start=1):
+        progress("pickup", done, len(todo))
+        read(root, [name], options, result)
     return result
 
 

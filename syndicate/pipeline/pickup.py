@@ -1,16 +1,45 @@
-"""Pick-up: scan the articles folder, decide what changed, and record it in the store."""
+"""Pick-up: scan the articles folder, decide what changed, and record it in the store.
+
+Files are stat'ed all at once (cheap) but read, parsed and recorded in chunks of `CHUNK`, so a
+first run over 100,000 articles never holds more than a chunk's bodies. Each chunk is planned
+against what the store knows so far, so the rules of `ingest.plan` (the incumbent keeps its id,
+the first newcomer in file-name order wins) hold across chunks; an article whose file vanished
+is removed only after the last chunk, so a file renamed into a later chunk counts as moved.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from syndicate import ingest
 from syndicate.config import Config
-from syndicate.models import Progress, no_progress
+from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
+CHUNK = 2000
+
+
+def _remember(known: dict[str, ingest.Known], changes: ingest.Changes) -> None:
+    for article in (*changes.new, *changes.changed, *changes.moved):
+        known[article.id] = ingest.Known(
+            article.id, article.source, article.slug, article.content_hash
+        )
+    for ident in changes.removed:
+        known.pop(ident, None)
+
+
+def _previous(
+    known_files: Mapping[str, FileStat], names: list[str], stats: Mapping[str, FileStat], last: bool
+) -> dict[str, FileStat]:
+    """The stored stats a chunk replaces; the last chunk also drops those of vanished files."""
+    rows = {n: known_files[n] for n in names if n in known_files}
+    if last:
+        rows |= {n: s for n, s in known_files.items() if n not in stats}
+    return rows
 
 
 def pick_up(
@@ -19,11 +48,69 @@ def pick_up(
     options = ingest.options_for(config)
     fingerprint = options.fingerprint()
     known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
-    scanned = ingest.scan(config.paths.articles, known_files, options, progress)
-    changes = ingest.plan(store.known_articles(), scanned)
-    store.apply(changes, scanned.stats, now, previous=known_files if known_files else None)
+    walked = ingest.walk(config.paths.articles)
+    todo = [n for n, s in walked.stats.items() if known_files.get(n) != s]
+    vanished = len(known_files) > len(walked.stats) - len(todo)
+    total = ingest.Changes(problems=tuple(walked.problems))
+    warnings: list[str] = []
+    if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
+        known = store.known_articles()
+        for start in range(0, len(todo), CHUNK) or [0]:
+            names, last = todo[start : start + CHUNK], start + CHUNK >= len(todo)
+            changes, chunk_warnings = _chunk(config, walked, names, known, last)
+            reset = not known_files and start == 0
+            previous = None if reset else _previous(known_files, names, walked.stats, last)
+            store.apply(changes, {n: walked.stats[n] for n in names}, now, previous=previous)
+            _remember(known, changes)
+            total, warnings = _add(total, changes), warnings + chunk_warnings
+            progress("pickup", min(start + CHUNK, len(todo)), len(todo))
     store.set_meta("parser", fingerprint)
-    for warning in scanned.warnings:
+    total = dataclasses.replace(total, unchanged=store.count_live() - _touched(total))
+    _log(total, warnings)
+    return total, warnings
+
+
+def _chunk(
+    config: Config,
+    walked: ingest.ScanResult,
+    names: list[str],
+    known: dict[str, ingest.Known],
+    last: bool,
+) -> tuple[ingest.Changes, list[str]]:
+    """Read and plan one chunk of files against what is known so far."""
+    scanned = dataclasses.replace(walked, parsed=[], problems=list(walked.problems), warnings=[])
+    ingest.read(config.paths.articles, names, ingest.options_for(config), scanned)
+    changes = ingest.plan(known, scanned)
+    if not last:  # a vanished file's article may yet turn up, moved, in a later chunk
+        chunk = set(names)
+        kept = tuple(i for i in changes.removed if known[i].source in chunk)
+        changes = dataclasses.replace(changes, removed=kept)
+    return changes, scanned.warnings
+
+
+def _light(articles: tuple[Article, ...]) -> tuple[Article, ...]:
+    """Articles without their bodies: what a run's report keeps of each chunk."""
+    return tuple(dataclasses.replace(a, body_html="", body_text="") for a in articles)
+
+
+def _touched(changes: ingest.Changes) -> int:
+    return len(changes.new) + len(changes.changed) + len(changes.moved)
+
+
+def _add(total: ingest.Changes, more: ingest.Changes) -> ingest.Changes:
+    problems: dict[ArticleProblem, None] = dict.fromkeys((*total.problems, *more.problems))
+    return ingest.Changes(
+        new=total.new + _light(more.new),
+        changed=total.changed + _light(more.changed),
+        moved=total.moved + _light(more.moved),
+        removed=total.removed + more.removed,
+        drafts=total.drafts + more.drafts,
+        problems=tuple(problems),
+    )
+
+
+def _log(changes: ingest.Changes, warnings: list[str]) -> None:
+    for warning in warnings:
         log.warning("event=article-warning %s", warning)
     for problem in changes.problems:
         log.error("event=article-skipped %s", problem)
@@ -36,4 +123,3 @@ def pick_up(
         changes.drafts,
         len(changes.problems),
     )
-    return changes, scanned.warnings
