@@ -60,7 +60,7 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
-def _sync_dirs(folders: set[Path]) -> None:
+def _sync_dirs(folders: set[str]) -> None:
     """fsync folders whose entries changed, so a crash cannot lose a completed rename."""
     for folder in folders:
         fd = os.open(folder, os.O_RDONLY)
@@ -131,7 +131,7 @@ def _remove_empty_folders(root: Path, removed: list[str]) -> None:
             _inside(root, str(folder)).rmdir()
 
 
-Staged = list[tuple[Path, Path, str]]  # temp file, target, path under the output folder
+Staged = list[tuple[str, str, str]]  # temp file, target, path under the output folder
 
 
 def _stage(root: Path, rendered: Iterable[tuple[str, bytes]], staged: Staged) -> None:
@@ -143,7 +143,7 @@ def _stage(root: Path, rendered: Iterable[tuple[str, bytes]], staged: Staged) ->
                 continue
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        staged.append((Path(temp), target, rel))
+        staged.append((temp, str(target), rel))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(temp, 0o644)  # published files are world-readable
@@ -185,7 +185,7 @@ def publish(
         for temp, target, _ in staged:
             os.replace(temp, target)
             renamed += 1
-        _sync_dirs({target.parent for _, target, _ in staged})
+        _sync_dirs({os.path.dirname(target) for _, target, _ in staged})
         stale = sorted(set(read_manifest(root)) - set(keys))
         for rel in stale:
             with contextlib.suppress(FileNotFoundError):

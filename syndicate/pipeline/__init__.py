@@ -134,10 +134,10 @@ def _run(
         announce(config, store, result.written)
     sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
     return RunReport(
-        new=len(changes.new),
-        changed=len(changes.changed),
+        new=changes.new,
+        changed=changes.changed,
         unchanged=changes.unchanged,
-        removed=len(changes.removed),
+        removed=changes.removed,
         drafts=changes.drafts,
         problems=changes.problems,
         warnings=tuple(warnings),

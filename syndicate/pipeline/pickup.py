@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from syndicate import ingest
 from syndicate.config import Config
-from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
+from syndicate.models import ArticleProblem, FileStat, Progress, no_progress
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
@@ -44,14 +45,14 @@ def _previous(
 
 def pick_up(
     config: Config, store: Store, now: datetime, progress: Progress = no_progress
-) -> tuple[ingest.Changes, list[str]]:
+) -> tuple[Picked, list[str]]:
     options = ingest.options_for(config)
     fingerprint = options.fingerprint()
     known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
     walked = ingest.walk(config.paths.articles)
     todo = [n for n, s in walked.stats.items() if known_files.get(n) != s]
     vanished = len(known_files) > len(walked.stats) - len(todo)
-    total = ingest.Changes(problems=tuple(walked.problems))
+    total = Picked(problems=tuple(walked.problems))
     warnings: list[str] = []
     if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
         known = store.known_articles()
@@ -65,7 +66,8 @@ def pick_up(
             total, warnings = _add(total, changes), warnings + chunk_warnings
             progress("pickup", min(start + CHUNK, len(todo)), len(todo))
     store.set_meta("parser", fingerprint)
-    total = dataclasses.replace(total, unchanged=store.count_live() - _touched(total))
+    touched = total.new + total.changed + total.moved
+    total = dataclasses.replace(total, unchanged=store.count_live() - touched)
     _log(total, warnings)
     return total, warnings
 
@@ -88,38 +90,42 @@ def _chunk(
     return changes, scanned.warnings
 
 
-def _light(articles: tuple[Article, ...]) -> tuple[Article, ...]:
-    """Articles without their bodies: what a run's report keeps of each chunk."""
-    return tuple(dataclasses.replace(a, body_html="", body_text="") for a in articles)
+@dataclass(frozen=True)
+class Picked:
+    """What a pick-up did, in numbers (no article bodies: a run keeps this while it builds)."""
+
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    drafts: int = 0
+    problems: tuple[ArticleProblem, ...] = ()
 
 
-def _touched(changes: ingest.Changes) -> int:
-    return len(changes.new) + len(changes.changed) + len(changes.moved)
-
-
-def _add(total: ingest.Changes, more: ingest.Changes) -> ingest.Changes:
+def _add(total: Picked, more: ingest.Changes) -> Picked:
     problems: dict[ArticleProblem, None] = dict.fromkeys((*total.problems, *more.problems))
-    return ingest.Changes(
-        new=total.new + _light(more.new),
-        changed=total.changed + _light(more.changed),
-        moved=total.moved + _light(more.moved),
-        removed=total.removed + more.removed,
+    return Picked(
+        new=total.new + len(more.new),
+        changed=total.changed + len(more.changed),
+        moved=total.moved + len(more.moved),
+        removed=total.removed + len(more.removed),
         drafts=total.drafts + more.drafts,
         problems=tuple(problems),
     )
 
 
-def _log(changes: ingest.Changes, warnings: list[str]) -> None:
+def _log(changes: Picked, warnings: list[str]) -> None:
     for warning in warnings:
         log.warning("event=article-warning %s", warning)
     for problem in changes.problems:
         log.error("event=article-skipped %s", problem)
     log.info(
         "event=pickup new=%d changed=%d unchanged=%d removed=%d drafts=%d problems=%d",
-        len(changes.new),
-        len(changes.changed),
+        changes.new,
+        changes.changed,
         changes.unchanged,
-        len(changes.removed),
+        changes.removed,
         changes.drafts,
         len(changes.problems),
     )
