@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
@@ -24,9 +24,9 @@ def no_progress(task: str, done: int, total: int) -> None:
     """The Progress that shows nothing (cron, tests, no terminal)."""
 
 
-@dataclass(frozen=True)
-class FileStat:
-    """What a directory scan knows about an article file without reading it."""
+class FileStat(NamedTuple):
+    """What a directory scan knows about an article file without reading it. A named tuple,
+    not a dataclass: a scan makes 100,000 of them and compares them in C."""
 
     path: str  # relative to the articles folder, with forward slashes
     size: int

@@ -185,3 +185,18 @@ def test_status_reports_the_state(sample: Path) -> None:
     assert done.returncode == 0
     assert "articles: 6" in done.stdout and "deliveries_sent: 1" in done.stdout
     assert "last run:" in done.stdout
+
+
+def test_a_bad_file_is_reported_on_every_run_and_a_fixed_one_picked_up(sample: Path) -> None:
+    """An unchanged folder skips the file-by-file comparison, but never while a file is bad."""
+    assert _run(sample)[0] == 0
+    bad = sample / "articles" / "100_bad.txt"
+    bad.write_bytes(b"")
+    for _ in range(2):
+        code, _, err = _run(sample)
+        assert code == 1 and "100_bad.txt:1:" in err
+    bad.write_text("Fixed now\n\nText.\n")
+    code, out, _ = _run(sample)
+    assert code == 0 and "1 new" in out
+    code, out, _ = _run(sample)
+    assert code == 0 and "0 new" in out and "0 files written" in out

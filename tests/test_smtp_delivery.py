@@ -203,7 +203,7 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
     shutil.copy(DATA / "state-v1.sqlite", path)
     store = Store.open(f"sqlite:///{path}")
     try:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"  # v1 -> v2 -> v3
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"  # v1 -> ... -> v4
         due = store.open_deliveries(NOW)
         assert [(d.email, d.status, d.attempts, d.last_error) for d in due] == [
             ("three@example.org", "pending", 1, "451 try later"),
@@ -212,6 +212,14 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
         store.mark_delivery(due[0], "pending", NOW, "451", next_attempt=NOW + timedelta(hours=1))
         assert [d.email for d in store.open_deliveries(NOW)] == ["two@example.org"]
         assert store.counts()["deliveries_sent"] == 1
+        with sqlite3.connect(path) as db:  # v4 rebuilt the articles table, bodies last
+            before = sqlite3.connect(DATA / "state-v1.sqlite").execute("SELECT * FROM articles")
+            names = [c[0] for c in before.description]
+            row = dict(zip(names, before.fetchone(), strict=True))
+            after = db.execute(f"SELECT {', '.join(names)} FROM articles").fetchone()
+            columns = [r[1] for r in db.execute("PRAGMA table_info(articles)")]
+        assert after == tuple(row.values())
+        assert columns[-2:] == ["body_html", "body_text"]
     finally:
         store.close()
     with sqlite3.connect(path) as db:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -242,7 +243,7 @@ def test_a_failed_migration_step_is_rolled_back_whole(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/state.db"
     Store.open(url).close()
     old = Store.open(url)
-    old.set_meta("schema_version", str(SCHEMA_VERSION - 1))
+    old.set_meta("schema_version", "2")
     with old.engine.begin() as conn:  # undo v3 so that its step can run again
         conn.execute(sa.text("DROP INDEX ix_deliveries_status"))
         conn.execute(sa.text("ALTER TABLE deliveries DROP COLUMN worker"))
@@ -253,3 +254,16 @@ def test_a_failed_migration_step_is_rolled_back_whole(tmp_path: Path) -> None:
         Store.open(url)
     columns = {c["name"] for c in sa.inspect(sa.create_engine(url)).get_columns("deliveries")}
     assert not {"lease_until", "worker"} & columns  # its ALTERs were rolled back with the rest
+
+
+def test_listing_is_entries_without_bodies(store: Store) -> None:
+    dated = article("dated", date=T0 - timedelta(days=3))
+    tagged = dataclasses.replace(article("tagged"), tags=("é", "b"), author="Zoë", cta="Join")
+    store.apply(Changes(new=(article("a"), dated, tagged)), {}, T0)
+    store.apply(Changes(changed=(article("a", content="v2"),)), {}, T0 + timedelta(hours=1))
+    light = [
+        dataclasses.replace(e, article=dataclasses.replace(e.article, body_html="", body_text=""))
+        for e in store.entries()
+    ]
+    assert store.listing() == light
+    assert [e.updated.tzinfo for e in store.listing()] == [UTC] * 3

@@ -45,12 +45,12 @@ class ScanResult:
 
 def _candidates(root: Path) -> list[os.DirEntry[str]]:
     try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
+        entries = list(os.scandir(root))  # in directory order: callers sort what they read
     except FileNotFoundError:
         raise ConfigError(f"articles folder {root} does not exist", key="paths.articles") from None
     except NotADirectoryError:
         raise ConfigError(f"{root} is a file, not a folder", key="paths.articles") from None
-    return [e for e in entries if not is_ignored(e.name) and e.name.lower().endswith(SUFFIXES)]
+    return [e for e in entries if e.name.lower().endswith(SUFFIXES) and not is_ignored(e.name)]
 
 
 class _Entry:
@@ -87,13 +87,15 @@ def _read(entry: _Entry, root: Path) -> bytes:
 def walk(root: Path) -> ScanResult:
     """Stat every article file, reading none: the cheap part of a scan."""
     result = ScanResult()
+    stats, problems = result.stats, result.problems
     for entry in _candidates(root):
+        name = entry.name
         try:
             stat = entry.stat()
         except OSError as exc:
-            result.problems.append(ArticleProblem(entry.name, 1, f"cannot stat: {exc.strerror}"))
+            problems.append(ArticleProblem(name, 1, f"cannot stat: {exc.strerror}"))
             continue
-        result.stats[entry.name] = FileStat(entry.name, stat.st_size, stat.st_mtime_ns)
+        stats[name] = FileStat(name, stat.st_size, stat.st_mtime_ns)
     return result
 
 
@@ -119,7 +121,7 @@ def scan(
 ) -> ScanResult:
     """Stat every article file; read and parse only those whose size or mtime changed."""
     result = walk(root)
-    todo = [name for name, stat in result.stats.items() if known.get(name) != stat]
+    todo = sorted(name for name, stat in result.stats.items() if known.get(name) != stat)
     for done, name in enumerate(todo, start=1):
         progress("pickup", done, len(todo))
         read(root, [name], options, result)

@@ -10,6 +10,7 @@ is removed only after the last chunk, so a file renamed into a later chunk count
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,11 +47,41 @@ def _previous(
 def pick_up(
     config: Config, store: Store, now: datetime, progress: Progress = no_progress
 ) -> tuple[Picked, list[str]]:
-    options = ingest.options_for(config)
-    fingerprint = options.fingerprint()
-    known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
+    """Record what changed in the articles folder. A folder whose every name, size and mtime
+    (and the parser settings) match the last clean pick-up is not compared file by file."""
+    fingerprint = ingest.options_for(config).fingerprint()
     walked = ingest.walk(config.paths.articles)
-    todo = [n for n, s in walked.stats.items() if known_files.get(n) != s]
+    folder = _folder_key(walked, fingerprint)
+    total, warnings, live = Picked(), list[str](), store.get_meta("live")
+    if walked.problems or live is None or store.get_meta("folder") != folder:
+        total, warnings = _pick(config, store, walked, fingerprint, now, progress)
+        live = str(store.count_live())
+        store.set_meta("live", live)
+        store.set_meta("folder", "" if total.problems else folder)  # problems: re-read next time
+    touched = total.new + total.changed + total.moved
+    total = dataclasses.replace(total, unchanged=int(live) - touched)
+    _log(total, warnings)
+    return total, warnings
+
+
+def _folder_key(walked: ingest.ScanResult, fingerprint: str) -> str:
+    """A digest of every file's name, size and mtime, in directory order (a reordered
+    directory only costs the file-by-file comparison)."""
+    lines = "\n".join(f"{s.path}\0{s.size}\0{s.mtime_ns}" for s in walked.stats.values())
+    return hashlib.blake2b(f"{fingerprint}\n{lines}".encode(errors="surrogatepass")).hexdigest()
+
+
+def _pick(
+    config: Config,
+    store: Store,
+    walked: ingest.ScanResult,
+    fingerprint: str,
+    now: datetime,
+    progress: Progress,
+) -> tuple[Picked, list[str]]:
+    """Compare the walk with the stored file stats; read, plan and record what differs."""
+    known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
+    todo = sorted(n for n, s in walked.stats.items() if known_files.get(n) != s)
     vanished = len(known_files) > len(walked.stats) - len(todo)
     total = Picked(problems=tuple(walked.problems))
     warnings: list[str] = []
@@ -66,9 +97,6 @@ def pick_up(
             total, warnings = _add(total, changes), warnings + chunk_warnings
             progress("pickup", min(start + CHUNK, len(todo)), len(todo))
     store.set_meta("parser", fingerprint)
-    touched = total.new + total.changed + total.moved
-    total = dataclasses.replace(total, unchanged=store.count_live() - touched)
-    _log(total, warnings)
     return total, warnings
 
 

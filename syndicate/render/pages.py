@@ -120,7 +120,8 @@ def archive_outputs(
     outputs = listing_outputs(env, site, entries, base)
     for entry in entries:
         ident = entry.article.id
-        key = digest(base, "article", entry_key(entry), tags_key(site, [entry]))
+        tagged = tags_key(site, [entry]) if entry.article.tags else ()
+        key = digest(base, "article", entry_key(entry), tagged)
         render = functools.partial(_article, env, site, ident)
         outputs.append(Output(f"articles/{entry.article.slug}.html", key, render, (ident,)))
     subscribe = Output(

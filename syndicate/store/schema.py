@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -52,8 +52,6 @@ articles = sa.Table(
     sa.Column("source", sa.String(1024), nullable=False),
     sa.Column("slug", sa.String(255), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
-    sa.Column("body_html", sa.Text, nullable=False),
-    sa.Column("body_text", sa.Text, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("author", sa.Text),
     sa.Column("tags", sa.Text, nullable=False),
@@ -66,6 +64,9 @@ articles = sa.Table(
     sa.Column("deleted_at", UTCDateTime),
     sa.Column("digest_id", sa.String(64)),
     sa.Column("digest_exempt", sa.Boolean, nullable=False, default=False),
+    # v4: the bodies come last, so SQLite reads every other column without their overflow pages
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
 )
 LIVE = articles.c.deleted_at.is_(None)  # a published (not removed) article
 
@@ -131,4 +132,17 @@ def _v2_to_v3(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX ix_deliveries_status ON deliveries (status)"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: Connection) -> None:
+    """v4 stores article bodies after every other column. SQLite keeps a row's columns in order
+    and a 7 KB row spills into overflow pages, so listing 100,000 articles read every body; now
+    it reads none. SQLite rebuilds the table (PostgreSQL keeps large values apart already)."""
+    if conn.dialect.name != "sqlite":
+        return
+    conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v3"))
+    articles.create(conn)
+    old = sa.table("articles_v3", *(sa.column(c.name) for c in articles.c))
+    conn.execute(articles.insert().from_select(list(articles.c), sa.select(*old.c)))
+    conn.execute(sa.text("DROP TABLE articles_v3"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
