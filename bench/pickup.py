@@ -1,116 +1,50 @@
-"""Benchmark: pick-up, feeds and archive at N articles, each beside its bare baseline.
+"""Benchmark cases 1 and 3: pick-up and the web archive at N articles, beside bare baselines.
 
-    .venv/bin/python bench/pickup.py                  # N = 1,000 and 10,000, 3 repeats
-    .venv/bin/python bench/pickup.py --sizes 1000,10000,100000 --repeat 3
+For each N (default 1,000, 10,000 and 100,000 articles of ~3.5 KB, one in ten Markdown):
+  - full first run: a real `syndicate run` process on a fresh state (files/s, peak RSS),
+    beside reading + SHA-256 of the same files;
+  - no-change rerun, in-process (`run_once`) beside a bare `os.scandir` + `stat` walk, and as
+    a process beside the interpreter's start-up with syndicate imported;
+  - one-new-article rerun (a file added, `now` an hour later) and the files it wrote;
+  - archive: every page written into an empty output folder, and a rerun after one article
+    changed, with the files it touched.
 
-Prints medians with min and max and appends a section to bench/RESULTS.md. Timings are never
-asserted anywhere; this is for reading. Each `syndicate run` is a real process on a generated
-corpus in the sample's format (~3.5 KB per article, one in ten Markdown).
+Run:  .venv/bin/python bench/pickup.py [--sizes 1000,10000,100000] [--repeat 3] [--json F]
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
-import platform
-import random
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORDS = [
-    "Astana",
-    "Kazakhstan",
-    "council",
-    "ministry",
-    "programme",
-    "economy",
-    "grain",
-    "rail",
-    "steppe",
-    "winter",
-    "culture",
-    "orchestra",
-    "science",
-    "satellite",
-    "delegation",
-    "briefing",
-    "policy",
-    "energy",
-    "water",
-    "region",
-    "city",
-    "market",
-    "investment",
-    "transport",
-    "university",
-    "students",
-    "festival",
-    "museum",
-    "report",
-    "officials",
-    "agreement",
-]
-NOW = "2026-11-28T12:00:00+00:00"
+from common import NOW, Report, arguments, generate, run_cli, site, timed
+
+from syndicate.config import load_config
+from syndicate.models import RunReport
+from syndicate.pipeline import run_once
 
 
-def _paragraph(rng: random.Random) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 80))).capitalize() + "."
+class Clock:
+    """Each in-process run an hour after the last, as cron would."""
 
+    def __init__(self) -> None:
+        self.now = datetime.fromisoformat(NOW)
 
-def generate(folder: Path, count: int, seed: int = 7) -> None:
-    """Write `count` articles of about 3.5 KB, one in ten as Markdown with front matter."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in range(count):
-        title = " ".join(rng.choice(WORDS) for _ in range(8)).capitalize()
-        body = "\n\n".join(_paragraph(rng) for _ in range(7))
-        noise = f"\n\n{rng.getrandbits(52):013x}\n\n"
-        if n % 10 == 0:
-            text = f'+++\ndate = 2026-{1 + n % 11:02d}-{1 + n % 28:02d}T09:00:00Z\ntags = ["{rng.choice(WORDS).lower()}"]\n+++\n# {title}\n\n{body}\n'
-            (folder / f"{n:06d}_{rng.getrandbits(64):016x}.md").write_text(text)
-        else:
-            text = f"{title}\n\n{body}{noise}Get The Astana Times stories sent directly to you!"
-            (folder / f"{n:06d}_{rng.getrandbits(64):016x}.txt").write_text(text)
-
-
-def site_for(corpus: Path, work: Path) -> Path:
-    site = work / "site"
-    if site.exists():
-        shutil.rmtree(site)
-    site.mkdir(parents=True)
-    shutil.copy(ROOT / "config.toml", site / "config.toml")
-    shutil.copytree(ROOT / "templates", site / "templates")
-    (site / "articles").symlink_to(corpus)
-    return site
-
-
-def syndicate_run(site: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one real `syndicate run`."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syndicate", "-q", "run", "--now", NOW],
-        cwd=site, env={**os.environ, "SYNDICATE_SECRET": "bench"},
-    )  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise SystemExit(f"syndicate run failed in {site}")
-    return elapsed, usage.ru_maxrss / 1024
+    def tick(self) -> datetime:
+        self.now += timedelta(hours=1)
+        return self.now
 
 
 def read_and_hash(corpus: Path) -> None:
     for entry in os.scandir(corpus):
-        hashlib.sha256(Path(entry.path).read_bytes()).hexdigest()
+        if not entry.name.startswith("."):
+            hashlib.sha256(Path(entry.path).read_bytes()).hexdigest()
 
 
 def scandir_stat(corpus: Path) -> None:
@@ -118,69 +52,107 @@ def scandir_stat(corpus: Path) -> None:
         entry.stat()
 
 
-def timed(func: Callable[[], object], repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
+def first_runs(report: Report, n: int, corpus: Path, work: Path, repeat: int) -> Path:
+    runs = [run_cli(site(corpus, work / f"site-{n}"), "run", "--now", NOW) for _ in range(repeat)]
+    seconds, peaks = [r[0] for r in runs], [r[1] for r in runs]
+    median = report.row(f"N={n:,}: first run (process)", seconds, "s")
+    report.row(f"N={n:,}: first run, files per second", [n / s for s in seconds], "files/s")
+    report.row(f"N={n:,}: first run, peak memory", peaks, "MB")
+    bare = report.row(f"N={n:,}: read + SHA-256 every file (baseline)",
+                      timed(lambda: read_and_hash(corpus), repeat), "s")  # fmt: skip
+    report.notes.append(f"N={n:,}: the first run costs {median / bare:.0f}x reading and hashing")
+    if n >= 100_000:
+        report.target("peak memory at N=100,000 < 400 MB", f"{max(peaks):.0f} MB", max(peaks) < 400)
+    return work / f"site-{n}"
+
+
+def reruns(report: Report, n: int, folder: Path, repeat: int) -> float:
+    config, clock = load_config(folder / "config.toml"), Clock()
+    run_once(config, clock.tick())  # warm: imports, page cache
+    quiet = report.row(f"N={n:,}: no-change rerun (in-process)",
+                       timed(lambda: run_once(config, clock.tick()), repeat), "s")  # fmt: skip
+    walk = report.row(f"N={n:,}: scandir + stat walk (baseline)",
+                      timed(lambda: scandir_stat(folder / "articles"), repeat), "s")  # fmt: skip
+    report.row(f"N={n:,}: no-change rerun (process)",
+               [run_cli(folder, "run")[0] for _ in range(repeat)], "s")  # fmt: skip
+    start = [sys.executable, "-c", "import syndicate.cli"]
+    report.row("python start-up + import syndicate (baseline of the process)",
+               timed(lambda: subprocess.run(start, check=True), repeat), "s")  # fmt: skip
+    if n >= 100_000:
+        ratio = quiet / walk
+        report.target("no-change rerun at N=100,000 within 2x the bare walk", f"{ratio:.2f}x",
+                      ratio <= 2)  # fmt: skip
+    return quiet
+
+
+def one_new(report: Report, n: int, folder: Path, repeat: int, quiet: float) -> None:
+    config, clock = load_config(folder / "config.toml"), Clock()
+    extra = folder / "articles" / "zzzzzz_bench_new.txt"
+    times, written = [], 0
+    for k in range(repeat):
+        extra.write_text(f"One new article {k}\n\nIt arrived after the others.\n")
         started = time.perf_counter()
-        func()
+        result = run_once(config, clock.tick() + timedelta(days=k))
         times.append(time.perf_counter() - started)
-    return times
-
-
-def fmt(times: list[float]) -> str:
-    return f"{statistics.median(times):8.3f} s (min {min(times):.3f}, max {max(times):.3f})"
-
-
-def bench_size(n: int, repeat: int, work: Path, lines: list[str]) -> None:
-    corpus = work / f"corpus-{n}"
-    if not corpus.exists():
-        generate(corpus, n)
-    first, peaks, rerun, one_new = [], [], [], []
-    for _ in range(repeat):
-        site = site_for(corpus, work)
-        seconds, peak = syndicate_run(site)
-        first.append(seconds)
-        peaks.append(peak)
-        rerun.append(syndicate_run(site)[0])
-        extra = corpus / "zzzzzz_new.txt"
-        extra.write_text("One new article\n\n" + _paragraph(random.Random(1)))
-        one_new.append(syndicate_run(site)[0])
+        written = len(result.files_written)
         extra.unlink()
-    bare_read = timed(lambda: read_and_hash(corpus), repeat)
-    bare_walk = timed(lambda: scandir_stat(corpus), repeat)
-    rate = n / statistics.median(first)
-    lines += [
-        f"| {n:,} | first run | {fmt(first)} | {rate:,.0f} files/s, peak {max(peaks):.0f} MB |",
-        f"| {n:,} | read + sha256 every file (baseline) | {fmt(bare_read)} | |",
-        f"| {n:,} | no-change rerun | {fmt(rerun)} | {statistics.median(rerun) / statistics.median(bare_walk):.1f}x the bare walk |",
-        f"| {n:,} | scandir + stat walk (baseline) | {fmt(bare_walk)} | |",
-        f"| {n:,} | one-new-article rerun | {fmt(one_new)} | {statistics.median(one_new) / statistics.median(rerun):.1f}x the no-change rerun |",
-    ]
-    print("\n".join(lines[-5:]), flush=True)
+        run_once(config, clock.tick() + timedelta(days=k))
+    median = report.row(f"N={n:,}: one-new-article rerun (in-process)", times, "s",
+                        f"{written} files written")  # fmt: skip
+    if n >= 100_000:
+        ratio = median / quiet
+        report.target("one-new rerun at N=100,000 under 3x the no-change rerun", f"{ratio:.2f}x",
+                      ratio < 3)  # fmt: skip
+
+
+def archive(report: Report, n: int, folder: Path, repeat: int) -> None:
+    config, clock = load_config(folder / "config.toml"), Clock()
+    times, pages = [], 0
+    for _ in range(repeat):
+        shutil.rmtree(config.paths.output)
+        started = time.perf_counter()
+        pages = len(run_once(config, clock.tick()).files_written)
+        times.append(time.perf_counter() - started)
+    median = report.row(f"N={n:,}: write every page into an empty folder", times, "s",
+                        f"{pages:,} files")  # fmt: skip
+    report.row(f"N={n:,}: pages written per second", [pages / t for t in times], "files/s")
+    report.notes.append(f"N={n:,}: {pages / median:,.0f} files per second into an empty folder")
+    changed_one(report, n, folder, repeat)
+
+
+def changed_one(report: Report, n: int, folder: Path, repeat: int) -> None:
+    config, clock = load_config(folder / "config.toml"), Clock()
+    victim = sorted((folder / "articles").glob("*.txt"))[n // 2]
+    original = victim.read_bytes()
+    times: list[float] = []
+    result = RunReport()
+    try:
+        for k in range(repeat):
+            victim.write_bytes(original + f"\n\nA correction, version {k}.".encode())
+            started = time.perf_counter()
+            result = run_once(config, clock.tick())
+            times.append(time.perf_counter() - started)
+    finally:
+        victim.write_bytes(original)
+        run_once(config, clock.tick())
+    touched = ", ".join(sorted(result.files_written))
+    report.row(f"N={n:,}: one article changed, rerun (in-process)", times, "s",
+               f"{len(result.files_written)} files written")  # fmt: skip
+    report.notes.append(f"N={n:,}: one changed article rewrote: {touched}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--work", type=Path, default=Path(tempfile.gettempdir()) / "syndicate-bench"
-    )
-    args = parser.parse_args()
-    lines = [
-        f"\n## Pick-up ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n",
-        f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{args.repeat} repeats, median (min, max).\n",
-        "| N | case | time | note |",
-        "|---|---|---|---|",
-    ]
-    print("\n".join(lines))
+    args = arguments(__doc__, sizes="1000,10000,100000")
+    report = Report("Pick-up and archive")
     for n in (int(s) for s in args.sizes.split(",")):
-        bench_size(n, args.repeat, args.work, lines)
-    with (ROOT / "bench" / "RESULTS.md").open("a") as out:
-        out.write("\n".join(lines) + "\n")
+        corpus = generate(args.work / f"corpus-{n}", n)
+        folder = first_runs(report, n, corpus, args.work, args.repeat)
+        quiet = reruns(report, n, folder, args.repeat)
+        one_new(report, n, folder, args.repeat, quiet)
+        archive(report, n, folder, args.repeat)
+        report.write(args.json)
+    report.write(args.json)
 
 
 if __name__ == "__main__":
-    resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE))
     main()

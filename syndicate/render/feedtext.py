@@ -28,13 +28,16 @@ _LINK_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
 
 def feed_safe(text: str) -> str:
     """Drop what XML cannot carry and what the validator calls bad characters."""
-    return _BAD_CHARACTERS.sub("", xml_safe(text))
+    text = xml_safe(text)
+    return text if text.isascii() else _BAD_CHARACTERS.sub("", text)  # fast path: no regex
 
 
 def plain(text: str) -> str:
     """Plain text that no validator or reader can mistake for HTML."""
-    text = _LOOKS_LIKE_TAG.sub("\uff1c", feed_safe(text))
-    return _AMPERSAND_WORD.sub(_entity_lookalike, text)
+    text = feed_safe(text)
+    if "<" in text:
+        text = _LOOKS_LIKE_TAG.sub("\uff1c", text)
+    return _AMPERSAND_WORD.sub(_entity_lookalike, text) if "&" in text else text
 
 
 def _entity_lookalike(match: re.Match[str]) -> str:
@@ -56,4 +59,7 @@ def absolute_html(fragment: str, base: str) -> str:
         url = html.unescape(match[2]).strip()
         return match[1] + html.escape(urljoin(base, url)) + match[3]
 
-    return _LINK_ATTRIBUTE.sub(absolute, feed_safe(fragment))
+    fragment = feed_safe(fragment)
+    if 'href="' not in fragment and 'src="' not in fragment:
+        return fragment
+    return _LINK_ATTRIBUTE.sub(absolute, fragment)

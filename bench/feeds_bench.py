@@ -1,0 +1,110 @@
+"""Benchmark case 2: rendering and writing RSS, Atom and JSON Feed at `max_items` 20 and
+10,000, beside bare lxml building and writing an equivalent RSS document (same channel
+elements; per item title, link, guid, pubDate, author, category, description and
+content:encoded with the full HTML).
+
+Run:  .venv/bin/python bench/feeds_bench.py [--repeat 3] [--json F]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from common import ROOT, Report, arguments, paragraph, timed
+from lxml import etree
+
+from syndicate.config import load_config
+from syndicate.models import Article, Entry
+from syndicate.render import feeds, jsonfeed
+from syndicate.render.common import Site, site_for
+
+START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+ATOM = "http://www.w3.org/2005/Atom"
+DC = "http://purl.org/dc/elements/1.1/"
+
+
+def entries(count: int) -> list[Entry]:
+    rng = random.Random(3)
+    out = []
+    for n in range(count):
+        when = START - timedelta(hours=n)
+        paragraphs = [paragraph(rng) for _ in range(7)]
+        article = Article(
+            id=f"a{n:06}", source=f"a{n:06}.txt", title=f"Story {n}: {paragraphs[0][:60]}",
+            slug=f"a{n:06}", body_html="".join(f"<p>{p}</p>\n" for p in paragraphs),
+            body_text="\n\n".join(paragraphs), summary=paragraphs[0][:240],
+            content_hash=f"h{n}", date=when, author="Desk", tags=("economy",),
+        )  # fmt: skip
+        out.append(Entry(article, when, when))
+    return out
+
+
+def bare_rss(site: Site, items: list[Entry]) -> bytes:
+    nsmap = {"content": CONTENT, "atom": ATOM, "dc": DC}
+    rss = etree.Element("rss", version="2.0", nsmap=nsmap)
+    channel = etree.SubElement(rss, "channel")
+    for tag, text in (("title", site.title), ("link", site.url), ("description", site.description),
+                      ("language", site.language),
+                      ("lastBuildDate", format_datetime(items[0].updated))):  # fmt: skip
+        etree.SubElement(channel, tag).text = text
+    self_link = site.url_for("rss.xml")
+    etree.SubElement(channel, f"{{{ATOM}}}link", href=self_link, rel="self")
+    for entry in items:
+        item, article = etree.SubElement(channel, "item"), entry.article
+        url = site.article_url(entry)
+        etree.SubElement(item, "title").text = article.title
+        etree.SubElement(item, "link").text = url
+        etree.SubElement(item, "guid", isPermaLink="true").text = url
+        etree.SubElement(item, "pubDate").text = format_datetime(entry.published)
+        etree.SubElement(item, f"{{{DC}}}creator").text = article.author
+        etree.SubElement(item, "category").text = article.tags[0]
+        etree.SubElement(item, "description").text = article.summary
+        etree.SubElement(item, f"{{{CONTENT}}}encoded").text = etree.CDATA(article.body_html)
+    return bytes(etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def writer(folder: Path, name: str, render: Callable[[], bytes]) -> Callable[[], None]:
+    return lambda: (folder / name).write_bytes(render())
+
+
+def measure(report: Report, base: Site, stories: list[Entry], items: int, folder: Path,
+            repeat: int) -> None:  # fmt: skip
+    site = dataclasses.replace(base, max_items=items)
+    top = stories[:items]
+    cases = {
+        "RSS 2.0": writer(folder, "rss.xml", lambda: feeds.rss(site, top)),
+        "Atom 1.0": writer(folder, "atom.xml", lambda: feeds.atom(site, top)),
+        "JSON Feed 1.1": writer(folder, "feed.json", lambda: jsonfeed.json_feed(site, top)),
+        "bare lxml RSS (baseline)": writer(folder, "bare.xml", lambda: bare_rss(site, top)),
+    }
+    medians = {}
+    for label, action in cases.items():
+        medians[label] = report.row(f"{items:,} items: {label}", timed(action, repeat), "s")
+    three = sum(v for k, v in medians.items() if "bare" not in k)
+    report.notes.append(f"{items:,} items: RSS + Atom + JSON together {three:.4f} s")
+    ratio = medians["RSS 2.0"] / medians["bare lxml RSS (baseline)"]
+    report.target(f"RSS at {items:,} items within 2x of bare lxml", f"{ratio:.2f}x", ratio <= 2)
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    config = load_config(ROOT / "config.toml")
+    stories = entries(10_000)
+    base = site_for(config, tags=["economy"])
+    report = Report("Feeds")
+    folder = args.work / "feeds-out"
+    folder.mkdir(parents=True, exist_ok=True)
+    for items in (20, 10_000):
+        measure(report, base, stories, items, folder, args.repeat)
+    report.notes.append("Each case renders the document and writes it to a file.")
+    report.write(args.json)
+
+
+if __name__ == "__main__":
+    main()
