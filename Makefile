@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint golden clean
+.PHONY: install run test lint golden bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 ## Regenerate the golden files in tests/data/golden on purpose, then review `git diff`.
 golden: $(STAMP)
 	SYNDICATE_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
+
+## Run the benchmark suite (bench/run.py) and write bench/RESULTS.md; about an hour.
+bench: $(STAMP)
+	cd bench && ../$(PY) run.py
 
 clean:
 	rm -rf $(VENV) state outbox feeds/*.xml feeds/*.html feeds/*.json feeds/articles feeds/digests feeds/page feeds/tags
