@@ -33,8 +33,8 @@ _SLUG_DASHES = re.compile(r"[-_\s]+")
 
 
 def _drop(text: str, ascii_table: dict[int, None], bmp: re.Pattern[str]) -> str:
-    if text.isascii():
-        return text.translate(ascii_table)
+    if text.isascii():  # printable ASCII (most of every text) has nothing to drop
+        return text if text.isprintable() else text.translate(ascii_table)
     text = bmp.sub("", text)
     return _ASTRAL_NONCHARS.sub("", text) if _ASTRAL.search(text) else text
 
@@ -52,7 +52,7 @@ def html_safe(text: str) -> str:
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (CR and LF included) into one space: safe for headers."""
     # Whitespace first (\v and \f are spaces, not dropped), then again: "a \x1b b" has one space.
-    return _SPACES.sub(" ", xml_safe(_SPACES.sub(" ", text))).strip()
+    return " ".join(xml_safe(" ".join(text.split())).split())  # str.split: \s, but fast
 
 
 def slugify(text: str, *, keep_unicode: bool = False, max_length: int = 80) -> str:
