@@ -19,9 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import TaskID
-
 from syndicate import __version__, pipeline, schedule
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
@@ -146,7 +143,9 @@ def _progress_bar(enabled: bool) -> Iterator[Progress]:
     if not enabled:
         yield no_progress
         return
+    from rich.console import Console  # here: only a terminal pays for importing rich
     from rich.progress import Progress as Bar
+    from rich.progress import TaskID
 
     with Bar(console=Console(stderr=True), transient=True) as bar:
         tasks: dict[str, TaskID] = {}

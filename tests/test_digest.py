@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import html5lib
 import lxml.html
+import premailer
 import pytest
 
-import syndicate.render.digest as digest_module
 from syndicate.models import Delivery, Digest, Entry
 from syndicate.render.common import Site, make_environment
 from syndicate.render.digest import make_marker, personalise, placeholder, render_digest
@@ -171,7 +171,7 @@ def test_premailer_runs_once_per_digest_not_per_recipient(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("premailer must not run after render_digest")
 
-    monkeypatch.setattr(digest_module, "Premailer", refuse)
+    monkeypatch.setattr(premailer, "Premailer", refuse)  # imported when a digest renders
     with pytest.raises(AssertionError):  # the patch does reach the inliner ...
         render(env)
     # ... and personalising or building messages never needs it

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import jinja2
-from premailer import Premailer
 
 from syndicate.models import Digest, Entry
 from syndicate.render.common import Site, render_template
@@ -35,6 +34,8 @@ def make_marker(digest_id: str, entries: Sequence[Entry]) -> str:
 
 def inline_css(document: str) -> str:
     """premailer, offline, keeping `!important` and the `data-premailer="ignore"` blocks."""
+    from premailer import Premailer  # here: its import (requests, cssutils) costs every run 70 ms
+
     inliner = Premailer(
         allow_network=False,  # P3: never fetch
         allow_loading_external_files=False,  # P4
