@@ -336,7 +336,8 @@ def summarise(report: Report, ours: dict[int, float], plain: dict[int, float],
         "syndicate send is a whole process (start-up, claiming and recording each message in "
         "the state database); smtplib sends pre-built bytes from memory; smtp-source -d keeps "
         "its connections open like both; rss2email opens a connection per message and its time "
-        "includes fetching and parsing the feed over HTTP"
+        "includes fetching and parsing the feed over HTTP; its messages carry one item each "
+        "(a few KB, plain text), ours a whole 50-article digest"
     )
 
 

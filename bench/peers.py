@@ -145,7 +145,7 @@ def time_pelican(pelican: Path, project: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     command = [str(pelican), "-q", "content", "-s", "pelicanconf.py", "-o", "out"]
     started = time.perf_counter()
-    subprocess.run(command, cwd=project, check=True)
+    subprocess.run(command, cwd=project, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - started
     written = sorted(p.name for p in out.rglob("*") if p.is_file())
     if written != ["all.atom.xml", "all.rss.xml"]:
