@@ -159,3 +159,24 @@ def test_smtp_server_down_is_a_temporary_failure() -> None:
         _smtp(free_port()).send("d1", "a@example.org", MESSAGE)
     assert caught.value.permanent is False
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b".starts with a dot\r\n.\r\n..two\r\n.. \r\nend\r\n",
+        b"a line\r\n.\r\nno final line break",
+        b"\r\n.\r\n",
+    ],
+)
+def test_smtp_dot_stuffing_keeps_every_line(smtp_server, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Our DATA stuffs dots with bytes.replace (smtplib uses a slow regex): a line that is a
+    lone dot must not end the message early, and the server must get back every byte."""
+    controller, handler = smtp_server
+    message = b"Subject: dots\r\n\r\n" + body
+    sender = _smtp(controller.port)
+    sender.send("d1", "r@example.org", body)
+    sender.send("d1", "r@example.org", message)
+    sender.close()
+    received = [content for _, _, content in handler.messages]
+    assert received == [m if m.endswith(b"\r\n") else m + b"\r\n" for m in (body, message)]

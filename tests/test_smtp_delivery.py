@@ -124,9 +124,14 @@ def test_a_dropped_connection_reconnects_and_resumes(sample: Path) -> None:
     assert len(set(sink.peers)) == 3  # two drops, two new connections
 
 
-def test_server_down_leaves_everything_pending_then_delivers(sample: Path) -> None:
+@pytest.mark.parametrize("connections", [1, 4])
+def test_server_down_leaves_everything_pending_then_delivers(
+    sample: Path, connections: int
+) -> None:
+    """One connection claims several messages at once: those it never tried go back to
+    pending, uncounted, with the one it tried."""
     port = free_port()
-    smtp_site(sample, port)
+    smtp_site(sample, port, max_connections=connections)
     done = run_cli(["run", "--now", NOW.isoformat()], sample)
     assert done.returncode == 1
     assert f"cannot reach 127.0.0.1:{port}" in done.stderr and "[smtp] host" in done.stderr

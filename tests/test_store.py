@@ -171,6 +171,30 @@ def test_ledger_transitions_and_counts(store: Store) -> None:
     assert counts["articles"] == 1 and counts["digests"] == 1 and counts["subscribers"] == 3
 
 
+def test_claims_take_disjoint_batches_and_release_gives_back(store: Store) -> None:
+    """A worker claims up to `limit` due messages in one statement; a second claim never gets
+    the same rows; what a worker releases is pending again with its attempt uncounted, and a
+    release by another worker touches nothing."""
+    store.apply(Changes(new=(article("a"),)), {}, T0)
+    store.add_subscribers([Subscriber(f"{n}@example.org") for n in range(5)], T0)
+    store.freeze_digest(digest("d1", ("a",)), [], T0)
+    lease = T0 + timedelta(minutes=10)
+    first = store.claim("w1", T0, T0, lease, 2)
+    second = store.claim("w2", T0, T0, lease, 2)
+    assert [d.email for d in first] == ["0@example.org", "1@example.org"]
+    assert [d.email for d in second] == ["2@example.org", "3@example.org"]
+    assert {d.status for d in first + second} == {"sending"}
+    assert {d.attempts for d in first + second} == {1}
+    store.release(second, "w1", T0)  # not w1's: nothing changes
+    assert [d.email for d in store.claim("w3", T0, T0, lease, 5)] == ["4@example.org"]
+    store.release(second, "w2", T0)
+    again = store.claim("w3", T0, T0, lease, 5)
+    assert [(d.email, d.attempts) for d in again] == [("2@example.org", 1), ("3@example.org", 1)]
+    assert store.claim("w4", T0, T0, lease, 5) == []  # every row is leased
+    expired = store.claim("w4", T0, lease, lease + timedelta(minutes=10), 9)
+    assert len(expired) == 5  # leases ran out (their workers died): taken over
+
+
 def test_unused_digest_id(store: Store) -> None:
     assert store.unused_digest_id("2026-11-28") == "2026-11-28"
     store.apply(Changes(new=(article("a"), article("b"))), {}, T0)

@@ -154,8 +154,8 @@ def send(
 ) -> RunReport:
     """`syndicate send`: deliver pending and retryable messages only.
 
-    Takes no run lock: senders claim messages one by one from the shared ledger, so any number
-    of `send` processes, on any number of machines, can work on one digest together."""
+    Takes no run lock: senders claim a few messages at a time from the shared ledger, so any
+    number of `send` processes, on any number of machines, can work on one digest together."""
     store = Store.open(config.paths.database)
     try:
 

@@ -1,8 +1,9 @@
 """Mail: turn each due ledger row into a message and hand it to the configured sender.
 
 SMTP runs `[smtp] max_connections` threads, one connection each, paced to
-`[smtp] rate_per_second`; every ledger change is committed at once, one at a time (a lock), so
-a crash loses nothing and never re-sends a `sent` message. 4xx answers are retried in later
+`[smtp] rate_per_second`; each worker claims a few due messages at a time (leased to it), and
+every outcome is committed at once, one at a time (a lock), so a crash loses nothing and never
+re-sends a `sent` message. 4xx answers are retried in later
 runs with exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails
 that message and marks the address bounced; an unreachable server stops the batch and leaves
 the rest pending. Holds no SQL and no SMTP; never reads the clock (`now` is passed in).
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from syndicate import deliver
 from syndicate.config import Config
-from syndicate.errors import ConfigError, DeliveryError
+from syndicate.errors import ConfigError, DeliveryError, StoreError
 from syndicate.models import Delivery, Progress, no_progress
 from syndicate.render.common import Site
 from syndicate.render.dkim import DkimKey, sign
@@ -31,6 +32,7 @@ from syndicate.tokens import make_token
 
 log = logging.getLogger("syndicate")
 MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
+CHUNK = 32  # the most messages one worker claims at once
 
 
 def signing_key(config: Config, store: Store) -> str:
@@ -100,12 +102,13 @@ class _Batch:
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
         self.sent, self.failed = 0, list[str]()
         self.error: BaseException | None = None  # a worker's unexpected error, re-raised
-        self.total, self.progress = 0, no_progress
+        self.total, self.progress, self.chunk = 0, no_progress, 1
 
     def run(self, due: int, progress: Progress) -> None:
         self.total, self.progress = due, progress
         smtp = self.config.email.delivery == "smtp"
         count = min(self.config.smtp.max_connections, due) if smtp else 1
+        self.chunk = _chunk(due, count, self.config.smtp.rate_per_second)
         workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
         for worker in workers:
             worker.start()
@@ -115,21 +118,35 @@ class _Batch:
             raise self.error
 
     def work(self) -> None:
-        sender = _sender(self.config)
+        sender, claimed = _sender(self.config), list[Delivery]()
+        worker = f"{self.name}/{threading.get_ident()}"
         try:
-            worker = f"{self.name}/{threading.get_ident()}"
             while not self.stop.is_set():
-                with self.ledger:
-                    clock = self.clock()
-                    delivery = self.store.claim(worker, self.now, clock, clock + self.lease)
-                if delivery is None:
+                claimed = claimed or self.claim(worker)[::-1]
+                if not claimed:
                     return
-                self.one(sender, delivery)
+                self.one(sender, claimed.pop())
         except BaseException as exc:  # e.g. the database went away: stop everyone, report it
             self.error = exc
             self.stop.set()
         finally:
             sender.close()
+            self.give_back(claimed, worker)
+
+    def claim(self, worker: str) -> list[Delivery]:
+        with self.ledger:
+            clock = self.clock()
+            return self.store.claim(worker, self.now, clock, clock + self.lease, self.chunk)
+
+    def give_back(self, claimed: list[Delivery], worker: str) -> None:
+        """Claimed but never attempted (the batch stopped): pending again at once, rather than
+        held until the lease runs out."""
+        try:
+            with self.ledger:
+                self.store.release(claimed, worker, self.now)
+        except StoreError as exc:  # the lease runs out instead
+            log.warning("event=release-failed worker=%s messages=%d error=%s", worker,
+                        len(claimed), exc)  # fmt: skip
 
     def one(self, sender: deliver.Sender, delivery: Delivery) -> None:
         try:
@@ -173,6 +190,15 @@ class _Batch:
         )  # fmt: skip
         self.failed.append(delivery.email)
         self.progress("send", self.sent + len(self.failed), self.total)
+
+
+def _chunk(due: int, workers: int, rate: float) -> int:
+    """Messages a worker claims at once: fewer claims (each one a commit) on a long run, yet
+    every worker gets a share of a short one, and a paced run holds at most about a second's
+    worth (an address that unsubscribes meanwhile is cancelled only while still pending)."""
+    share = max(1, due // (workers * 4))
+    paced = max(1, int(rate)) if rate > 0 else CHUNK
+    return min(CHUNK, share, paced)
 
 
 Builder = Callable[[Delivery], bytes]

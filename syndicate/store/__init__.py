@@ -143,11 +143,13 @@ class Store(Ledger, People):
         self.engine.dispose()
 
     @contextlib.contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+    def _tx(self, *, write: bool = True, single: bool = False) -> Iterator[Connection]:
         """A connection (a committed transaction when writing); database errors become
-        StoreError, so callers see one error family."""
+        StoreError, so callers see one error family. `single`: the block runs one statement,
+        atomic by itself, so SQLite needs no explicit BEGIN IMMEDIATE (a sender saves it on
+        every message)."""
         try:
-            with self._begin() if write else self.engine.connect() as conn:
+            with self._begin(immediate=not single) if write else self.engine.connect() as conn:
                 yield conn
         except sa.exc.StatementError as exc:
             if isinstance(exc.orig, StoreError):
@@ -179,13 +181,13 @@ class Store(Ledger, People):
                 conn.close()
 
     @contextlib.contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def _begin(self, *, immediate: bool = True) -> Iterator[Connection]:
         """A write transaction that covers every statement in it. Python's sqlite3 opens its
         own transaction only before INSERT/UPDATE/DELETE, so DDL and the reads before the first
         write would run outside it (a crash mid-schema left half a schema): on SQLite we begin
         explicitly, IMMEDIATE so that a read-then-write can never meet another writer."""
         with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
+            if immediate and conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,7 +18,9 @@ from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, su
 class Ledger:
     """Deliveries and runs; `Store` supplies the connection handling."""
 
-    def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
+    def _tx(
+        self, *, write: bool = True, single: bool = False
+    ) -> contextlib.AbstractContextManager[Connection]:
         raise NotImplementedError
 
     @staticmethod
@@ -48,52 +51,36 @@ class Ledger:
             return {str(row[0]): int(row[1]) for row in rows}
 
     def claim(
-        self, worker: str, now: datetime, clock: datetime, lease_until: datetime
-    ) -> Delivery | None:
-        """Take the next message due for `worker`, or None when there is none.
+        self, worker: str, now: datetime, clock: datetime, lease_until: datetime, limit: int = 1
+    ) -> list[Delivery]:
+        """Take up to `limit` messages due for `worker` (fewer, or none, when fewer are due).
 
         Due: pending and past its `next_attempt` at `now`, or left `sending` by a worker whose
-        lease ran out by `clock` (the wall clock: it died). The row becomes `sending`, counts an
-        attempt and is leased to `worker` until `lease_until`, in one committed transaction.
+        lease ran out by `clock` (the wall clock: it died). The rows become `sending`, count an
+        attempt and are leased to `worker` until `lease_until`, in one committed statement.
         Workers in other threads, processes or machines never get the same row: PostgreSQL
         skips rows another claim has locked (FOR UPDATE SKIP LOCKED); SQLite has one writer,
-        and the UPDATE re-checks that the row is still due.
+        and the UPDATE re-checks that each row is still due. Hand back what is not attempted
+        with `release`.
         """
-        pending = deliveries.c.status == "pending"
-        pending &= deliveries.c.next_attempt.is_(None) | (deliveries.c.next_attempt <= now)
-        expired = (deliveries.c.status == "sending") & (
-            deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until <= clock)
-        )
-        due = pending | expired
-        pick = (
-            sa.select(deliveries.c.digest_id, deliveries.c.email)
-            .where(due)
-            .order_by(deliveries.c.digest_id, deliveries.c.email)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        while True:
-            with self._tx() as conn:
-                key = conn.execute(pick).first()
-                if key is None:
-                    return None
-                row = conn.execute(
-                    deliveries.update()
-                    .where(deliveries.c.digest_id == key.digest_id)
-                    .where(deliveries.c.email == key.email)
-                    .where(due)
-                    .values(
-                        status="sending",
-                        attempts=deliveries.c.attempts + 1,
-                        worker=worker,
-                        lease_until=lease_until,
-                        updated=now,
-                    )
-                    .returning(*deliveries.c)
-                ).first()
-            if row is not None:  # else another SQLite writer took it first: look again
-                return Delivery(row.digest_id, row.email, row.name, row.status, row.attempts,
-                                row.last_error)  # fmt: skip
+        values = {"b_now": now, "b_clock": clock, "b_worker": worker, "b_lease": lease_until}
+        with self._tx(single=True) as conn:
+            rows = conn.execute(_CLAIM, {**values, "b_limit": limit}).all()
+        claimed = [
+            Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error) for r in rows
+        ]
+        return sorted(claimed, key=lambda d: (d.digest_id, d.email))
+
+    def release(self, claimed: list[Delivery], worker: str, now: datetime) -> None:
+        """Give back claimed messages that were never attempted: pending again, as they were."""
+        if not claimed:
+            return
+        with self._tx() as conn:
+            conn.execute(_RELEASE, [
+                {"b_d": d.digest_id, "b_e": d.email, "b_worker": worker, "b_now": now,
+                 "b_attempts": d.attempts - 1}
+                for d in claimed
+            ])  # fmt: skip
 
     def mark_delivery(
         self,
@@ -110,26 +97,13 @@ class Ledger:
         `sending` counts an attempt unless `attempts` is given, and claims only a row that is
         still pending or sending (False: someone cancelled or sent it meanwhile);
         `next_attempt` holds a pending row back until then."""
-        counted = deliveries.c.attempts + (1 if status == "sending" else 0)
-        key = (deliveries.c.digest_id == delivery.digest_id) & (
-            deliveries.c.email == delivery.email
-        )
-        if status == "sending":  # claim only a row still open (not cancelled meanwhile)
-            key &= deliveries.c.status.in_(("pending", "sending"))
-        with self._tx() as conn:
-            return bool(
-                conn.execute(
-                    deliveries.update()
-                    .where(key)
-                    .values(
-                        status=status,
-                        attempts=counted if attempts is None else attempts,
-                        last_error=error,
-                        updated=now,
-                        next_attempt=next_attempt,
-                    )
-                ).rowcount
-            )
+        values = {
+            "b_d": delivery.digest_id, "b_e": delivery.email, "b_status": status,
+            "b_error": error, "b_now": now, "b_next_attempt": next_attempt, "b_attempts": attempts,
+            "b_counted": 1 if status == "sending" else 0,
+        }  # fmt: skip
+        with self._tx(single=True) as conn:
+            return bool(conn.execute(_CLAIM_ONE if status == "sending" else _MARK, values).rowcount)
 
     def counts(self) -> dict[str, int]:
         """Figures for `syndicate status`."""
@@ -173,3 +147,64 @@ class Ledger:
         with self._tx(write=False) as conn:
             row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
         return None if row is None else (row.finished, row.exit_code, row.summary)
+
+
+def _bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+# Statements built once: composing SQLAlchemy expressions costs more than running them, and
+# a sender runs these for every message.
+_C = deliveries.c
+_DUE = (
+    (_C.status == "pending")
+    & (_C.next_attempt.is_(None) | (_C.next_attempt <= _bind("b_now", _C.updated)))
+) | (
+    (_C.status == "sending")
+    & (_C.lease_until.is_(None) | (_C.lease_until <= _bind("b_clock", _C.updated)))
+)
+_PICK = (
+    sa.select(_C.digest_id, _C.email)
+    .where(_DUE)
+    .order_by(_C.digest_id, _C.email)
+    .limit(sa.bindparam("b_limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+_PICKED = _PICK.cte("picked")  # a CTE: PostgreSQL may re-run a LIMIT subquery under IN
+_CLAIM = (
+    deliveries.update()
+    .where(_C.digest_id == _PICKED.c.digest_id, _C.email == _PICKED.c.email)
+    .where(_DUE)
+    .values(
+        status="sending",
+        attempts=_C.attempts + 1,
+        worker=_bind("b_worker", _C.worker),
+        lease_until=_bind("b_lease", _C.lease_until),
+        updated=_bind("b_now", _C.updated),
+    )
+    .returning(*deliveries.c)
+)
+_KEY = (_C.digest_id == _bind("b_d", _C.digest_id)) & (_C.email == _bind("b_e", _C.email))
+_MARK = (
+    deliveries.update()
+    .where(_KEY)
+    .values(
+        status=_bind("b_status", _C.status),
+        attempts=sa.func.coalesce(
+            _bind("b_attempts", _C.attempts), _C.attempts + _bind("b_counted", _C.attempts)
+        ),
+        last_error=_bind("b_error", _C.last_error),
+        updated=_bind("b_now", _C.updated),
+        next_attempt=_bind("b_next_attempt", _C.next_attempt),
+    )
+)
+_CLAIM_ONE = _MARK.where(_C.status.in_(("pending", "sending")))  # not one cancelled meanwhile
+_RELEASE = (
+    deliveries.update()
+    .where(_KEY & (_C.status == "sending") & (_C.worker == _bind("b_worker", _C.worker)))
+    .values(
+        status="pending",
+        attempts=_bind("b_attempts", _C.attempts),
+        updated=_bind("b_now", _C.updated),
+    )
+)
