@@ -6,7 +6,8 @@ For each N (default 1,000, 10,000 and 100,000 articles of ~3.5 KB, one in ten Ma
   - no-change rerun, in-process (`run_once`) beside a bare `os.scandir` + `stat` walk, and as
     a process beside the interpreter's start-up with syndicate imported;
   - one-new-article rerun (a file added, `now` an hour later) and the files it wrote;
-  - archive: every page written into an empty output folder, and a rerun after one article
+  - archive: every page written into an empty output folder, beside creating, writing and
+    renaming as many files of the same size (the disk's share), and a rerun after one article
     changed, with the files it touched.
 
 Run:  .venv/bin/python bench/pickup.py [--sizes 1000,10000,100000] [--repeat 3] [--json F]
@@ -45,6 +46,19 @@ def read_and_hash(corpus: Path) -> None:
     for entry in os.scandir(corpus):
         if not entry.name.startswith("."):
             hashlib.sha256(Path(entry.path).read_bytes()).hexdigest()
+
+
+def bare_files(folder: Path, count: int, size: int) -> None:
+    """What publishing costs the disk alone: create, write and rename `count` files into a
+    new folder (no fsync; syndicate adds one syncfs per publish)."""
+    folder.mkdir(parents=True)
+    data = b"x" * size
+    for k in range(count):
+        temp = folder / f".{k}.tmp"
+        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.write(fd, data)
+        os.close(fd)
+        os.rename(temp, folder / f"{k}.html")
 
 
 def scandir_stat(corpus: Path) -> None:
@@ -117,7 +131,16 @@ def archive(report: Report, n: int, folder: Path, repeat: int) -> None:
     median = report.row(f"N={n:,}: write every page into an empty folder", times, "s",
                         f"{pages:,} files")  # fmt: skip
     report.row(f"N={n:,}: pages written per second", [pages / t for t in times], "files/s")
-    report.notes.append(f"N={n:,}: {pages / median:,.0f} files per second into an empty folder")
+    size = sum(f.stat().st_size for f in (config.paths.output / "articles").iterdir()) // n
+    scratch = iter(range(repeat))
+    bare = report.row(f"N={n:,}: create, write and rename {pages:,} files of {size:,} bytes "
+                      "(baseline: the disk)",
+                      timed(lambda: bare_files(folder / f"bare-{next(scratch)}", pages, size),
+                            repeat), "s")  # fmt: skip
+    for k in range(repeat):
+        shutil.rmtree(folder / f"bare-{k}", ignore_errors=True)
+    report.notes.append(f"N={n:,}: {pages / median:,.0f} files per second into an empty folder; "
+                        f"the bare disk takes {bare / median:.0%} of that time")  # fmt: skip
     changed_one(report, n, folder, repeat)
 
 
