@@ -77,6 +77,36 @@ def test_a_digest_lists_at_most_max_articles_and_never_mails_the_overflow(sample
     assert "Something new" in eml and "Bulk story" not in eml
 
 
+def test_a_due_digest_with_nothing_new_reads_no_listing(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a daily digest, every cron run after its hour finds the digest due; with nothing
+    new it must cost no more than any unchanged run: no listing of the whole archive (a second
+    at 100,000 articles) just to build a Site that no digest will use."""
+    from datetime import timedelta
+
+    from syndicate.config import load_config
+    from syndicate.pipeline import run_once
+    from syndicate.store import Store
+
+    config = load_config(sample / "config.toml", {"SYNDICATE_SECRET": "s"})
+    assert run_once(config, NOW).digest_id is not None
+    calls = []
+    real = Store.listing
+
+    def counted(self: Store) -> object:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Store, "listing", counted)
+    later = run_once(config, NOW + timedelta(days=3))  # due three times over, nothing new
+    assert later.ok and later.digest_id is None and later.files_written == ()
+    assert calls == []
+    (sample / "articles" / "700_new.txt").write_text("Fresh news\n\nText.\n")
+    fresh = run_once(config, NOW + timedelta(days=4))
+    assert fresh.digest_id is not None and calls  # a digest, and the pages, need the listing
+
+
 def test_init_scaffolds_a_publication_that_runs_straight_away(tmp_path: Path) -> None:
     done = run_cli(["init", "newsroom"], tmp_path)
     assert done.returncode == 0, done.stderr

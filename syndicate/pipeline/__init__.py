@@ -128,7 +128,7 @@ def _run(
     snapshot = Snapshot(config, store)
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
-        digest_id = freeze(config, store, env, snapshot.site, now)
+        digest_id = freeze(config, store, env, lambda: snapshot.site, now)
     result = build(config, store, env, snapshot, progress)
     if ping_hub:
         announce(config, store, result.written)

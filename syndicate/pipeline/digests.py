@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import jinja2
@@ -25,8 +26,14 @@ def digest_due(config: Config, last: datetime | None, now: datetime) -> bool:
 
 
 def freeze(
-    config: Config, store: Store, env: jinja2.Environment, site: Site, now: datetime
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    site: Callable[[], Site],
+    now: datetime,
 ) -> str | None:
+    """Freeze a digest of the articles in none yet; None when there are none. `site` is asked
+    for only then: on a large archive it costs a listing of every article."""
     cutoff = None  # flood guard: the first digest over an archive takes only recent articles
     if store.last_digest_time() is None:
         cutoff = now - timedelta(days=config.digest.first_digest_days)
@@ -39,7 +46,7 @@ def freeze(
         log.info("event=digest-skipped reason=no-new-articles")
         return None
     digest_id = store.unused_digest_id(now.astimezone(config.tz).strftime("%Y-%m-%d"))
-    digest = render_digest(env, site, candidates, digest_id=digest_id, created=now)
+    digest = render_digest(env, site(), candidates, digest_id=digest_id, created=now)
     queued = store.freeze_digest(digest, (), now, exempt_before=cutoff)
     log.info(
         "event=digest-frozen digest=%s articles=%d recipients=%d",
