@@ -7,9 +7,11 @@ This package must not touch the database, the output folder or the clock.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,8 +86,27 @@ def _read(entry: _Entry, root: Path) -> bytes:
         return handle.read()
 
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a walk allocates two small objects per file and no
+    cycles, yet at 100,000 files the collector would scan the growing heap hundreds of times
+    (a sixth of a no-change run)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def walk(root: Path) -> ScanResult:
     """Stat every article file, reading none: the cheap part of a scan."""
+    with _no_cycle_collection():
+        return _walk(root)
+
+
+def _walk(root: Path) -> ScanResult:
     result = ScanResult()
     stats, problems = result.stats, result.problems
     for entry in _candidates(root):

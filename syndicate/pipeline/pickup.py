@@ -12,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 
 from syndicate import ingest
 from syndicate.config import Config
@@ -23,6 +26,7 @@ from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
 CHUNK = 2000
+_SIZE_MTIME = itemgetter(1, 2)  # of a FileStat
 
 
 def _remember(known: dict[str, ingest.Known], changes: ingest.Changes) -> None:
@@ -67,8 +71,11 @@ def pick_up(
 def _folder_key(walked: ingest.ScanResult, fingerprint: str) -> str:
     """A digest of every file's name, size and mtime, in directory order (a reordered
     directory only costs the file-by-file comparison)."""
-    lines = "\n".join(f"{s.path}\0{s.size}\0{s.mtime_ns}" for s in walked.stats.values())
-    return hashlib.blake2b(f"{fingerprint}\n{lines}".encode(errors="surrogatepass")).hexdigest()
+    names = "\0".join(walked.stats).encode(errors="surrogatepass")
+    numbers = array("q", chain.from_iterable(map(_SIZE_MTIME, walked.stats.values())))
+    key = hashlib.blake2b(fingerprint.encode() + b"\n" + names)
+    key.update(numbers.tobytes())  # sizes and mtimes as 64-bit integers: no text formatting
+    return key.hexdigest()
 
 
 def _pick(
