@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "syndicate"
 
 # Each module's layer; a module may import only from layers below its own (and its own package).
 LAYERS = {
-    "errors": 0, "models": 0, "text": 0, "tokens": 0,
+    "errors": 0, "models": 0, "text": 0, "tokens": 0, "gcpause": 0,
     "cron": 1, "config": 2,
     "ingest": 3, "store": 4, "render": 3, "deliver": 3, "scaffold": 3, "subscribers": 3,
     "websub": 3,

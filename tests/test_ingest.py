@@ -405,23 +405,3 @@ def test_plan_does_not_mutate_its_inputs(tmp_path: Path) -> None:
     assert scanned.parsed == parsed_before
     assert scanned.problems == problems_before
     assert known == {}
-
-
-def test_walk_pauses_the_cycle_collector_and_restores_it(tmp_path: Path) -> None:
-    import gc
-
-    from syndicate.ingest import walk
-
-    (tmp_path / "001_a.txt").write_text("Title\n\nBody.\n")
-    assert gc.isenabled()
-    assert list(walk(tmp_path).stats) == ["001_a.txt"]
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        walk(tmp_path)
-        assert not gc.isenabled()  # a caller's choice is left alone
-    finally:
-        gc.enable()
-    with pytest.raises(ConfigError):
-        walk(tmp_path / "missing")
-    assert gc.isenabled()  # also after an error

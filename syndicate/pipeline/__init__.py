@@ -21,6 +21,7 @@ import jinja2
 from syndicate import deliver, ingest
 from syndicate.config import Config, sqlite_file
 from syndicate.errors import ConfigError
+from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.digests import digest_due, freeze
@@ -64,7 +65,7 @@ def run_once(
 ) -> RunReport:
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
     `ping_hub=False` (dry runs) tells no WebSub hub about the changes."""
-    with locked_store(config) as store:
+    with locked_store(config) as store, thawed():
         if store is None:
             return RunReport(skipped_locked=True)
         report = _run(config, store, now, force_digest, progress, ping_hub, clock)
@@ -205,7 +206,8 @@ def check(config: Config) -> tuple[list[str], int]:
             env.get_template(name) if name.endswith(".j2") else env.loader.get_source(env, name)  # type: ignore[union-attr]
         except jinja2.TemplateError as exc:
             problems.append(f"{config.paths.templates}/{name}: {exc}")
-    scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
+    with thawed():
+        scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
     changes = ingest.plan({}, scanned)
     problems += [str(p) for p in changes.problems]
     return problems + scanned.warnings, len(changes.new)

@@ -20,6 +20,7 @@ import jinja2
 
 from syndicate import __version__, deliver
 from syndicate.config import Config
+from syndicate.gcpause import paused_gc
 from syndicate.models import Entry, Progress, no_progress
 from syndicate.render import outputs, pages, tags
 from syndicate.render.common import Site, site_for
@@ -97,10 +98,11 @@ def build(
     if deliver.read_stamp(root) == current and all((root / f).exists() for f in MAIN_FILES):
         log.info("event=published written=0 removed=0 reason=unchanged")
         return deliver.WriteResult((), ())
-    planned = plan(env, snapshot, store)
-    manifest, on_disk = deliver.read_manifest(root), deliver.present(root)
-    todo = [o for o in planned if manifest.get(o.path) != o.key or o.path not in on_disk]
-    keys = {o.path: o.key for o in planned}
+    with paused_gc():  # a listing and a plan of every output: many objects, no cycles
+        planned = plan(env, snapshot, store)
+        manifest, on_disk = deliver.read_manifest(root), deliver.present(root)
+        todo = [o for o in planned if manifest.get(o.path) != o.key or o.path not in on_disk]
+        keys = {o.path: o.key for o in planned}
     result = deliver.publish(root, _render(store, todo, progress), keys, current)
     log.info(
         "event=published written=%d removed=%d rendered=%d unchanged=%d",

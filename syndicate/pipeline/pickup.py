@@ -21,6 +21,7 @@ from operator import itemgetter
 
 from syndicate import ingest
 from syndicate.config import Config
+from syndicate.gcpause import paused_gc
 from syndicate.models import ArticleProblem, FileStat, Progress, no_progress
 from syndicate.store import Store
 
@@ -87,13 +88,15 @@ def _pick(
     progress: Progress,
 ) -> tuple[Picked, list[str]]:
     """Compare the walk with the stored file stats; read, plan and record what differs."""
-    known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
+    with paused_gc():  # 100,000 rows as small tuples: no cycles
+        known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
     todo = sorted(n for n, s in walked.stats.items() if known_files.get(n) != s)
     vanished = len(known_files) > len(walked.stats) - len(todo)
     total = Picked(problems=tuple(walked.problems))
     warnings: list[str] = []
     if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
-        known = store.known_articles()
+        with paused_gc():
+            known = store.known_articles()
         for start in range(0, len(todo), CHUNK) or [0]:
             names, last = todo[start : start + CHUNK], start + CHUNK >= len(todo)
             changes, chunk_warnings = _chunk(config, walked, names, known, last)
