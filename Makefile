@@ -31,7 +31,7 @@ lint: $(STAMP)
 golden: $(STAMP)
 	SYNDICATE_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
 
-## Run the benchmark suite (bench/run.py) and write bench/RESULTS.md; about an hour.
+## Run the benchmark suite (bench/run.py) and write bench/RESULTS.md; about 20 minutes here.
 bench: $(STAMP)
 	cd bench && ../$(PY) run.py
 

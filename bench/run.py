@@ -1,6 +1,6 @@
 """The benchmark suite: run every case, each beside its baseline, and write bench/RESULTS.md.
 
-    make bench                                   # everything (about an hour on 2 cores)
+    make bench                                   # everything (about 20 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick        # N = 1,000 only, one repeat (a smoke check)
     .venv/bin/python bench/run.py --only feeds,digest --repeat 5
 
