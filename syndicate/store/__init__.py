@@ -8,6 +8,7 @@ here renders, reads article files or sends mail.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -74,24 +75,29 @@ FROM articles WHERE deleted_at IS NULL
 ORDER BY coalesce(date, first_seen) DESC, id"""
 
 
+@functools.lru_cache(maxsize=65536)
+def _parse_utc(text: str) -> datetime:
+    """Cached: the articles of one pick-up share their first-seen and changed times."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 def _utc(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
+    return _parse_utc(value) if isinstance(value, str) else value.replace(tzinfo=UTC)
 
 
 def _light_entry(*row: Any) -> Entry:
-    """An Entry without bodies from one row of `_LISTING`."""
+    """An Entry without bodies from one row of `_LISTING` (times parsed only where needed)."""
     ident, source, title, slug, summary, content_hash, date, updated, author, tags, cta = row[:11]
-    date, updated, first_seen, changed_at = _utc(date), _utc(updated), _utc(row[11]), _utc(row[12])
+    date, updated = _utc(date), _utc(updated)
     article = Article(
         ident, source, title, slug, "", "", summary, content_hash, date, updated, author,
         () if tags == "[]" else tuple(json.loads(tags)), False, cta,
     )  # fmt: skip
-    published = date or first_seen
+    published = date or _utc(row[11])
     assert published is not None
-    return Entry(article, published, max(published, updated or changed_at or published))
+    return Entry(article, published, max(published, updated or _utc(row[12]) or published))
 
 
 def _article_values(article: Article) -> dict[str, Any]:
