@@ -170,7 +170,7 @@ _PICK = (
     .limit(sa.bindparam("b_limit", type_=sa.Integer))
     .with_for_update(skip_locked=True)
 )
-_PICKED = _PICK.cte("picked")  # a CTE: PostgreSQL may re-run a LIMIT subquery under IN
+_PICKED = _PICK.cte("picked")  # a CTE: on PostgreSQL the `IN (subquery)` form took past LIMIT
 _CLAIM = (
     deliveries.update()
     .where(_C.digest_id == _PICKED.c.digest_id, _C.email == _PICKED.c.email)
