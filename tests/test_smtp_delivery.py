@@ -208,7 +208,7 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
     shutil.copy(DATA / "state-v1.sqlite", path)
     store = Store.open(f"sqlite:///{path}")
     try:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"  # v1 -> ... -> v4
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"  # v1 -> ... -> v5
         due = store.open_deliveries(NOW)
         assert [(d.email, d.status, d.attempts, d.last_error) for d in due] == [
             ("three@example.org", "pending", 1, "451 try later"),
@@ -225,11 +225,24 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
             columns = [r[1] for r in db.execute("PRAGMA table_info(articles)")]
         assert after == tuple(row.values())
         assert columns[-2:] == ["body_html", "body_text"]
+        with sqlite3.connect(path) as db:  # v5: the next digest's candidates come from an index
+            plan = db.execute("EXPLAIN QUERY PLAN " + str(_candidates_sql())).fetchall()
+        assert any("ix_articles_undigested" in row[-1] for row in plan), plan
     finally:
         store.close()
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(deliveries)")]
     assert columns[-3:] == ["next_attempt", "lease_until", "worker"]
+
+
+def _candidates_sql() -> str:
+    """The SQL of `Store.digest_candidates`, with its parameters inlined, as SQLite runs it."""
+    from sqlalchemy.dialects import sqlite
+
+    from syndicate.store import candidates_query
+
+    query = candidates_query(None, 51)
+    return str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
 
 
 def test_pacer_spaces_sends_evenly() -> None:

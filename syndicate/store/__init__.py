@@ -28,6 +28,7 @@ from syndicate.store.schema import (
     LIVE,
     MIGRATIONS,
     SCHEMA_VERSION,
+    UNDIGESTED,
     UTCDateTime,
     articles,
     deliveries,
@@ -66,6 +67,14 @@ def _entry(row: Any) -> Entry:
     )
     published = row.date or row.first_seen
     return Entry(article, published, max(published, row.updated or row.changed_at or published))
+
+
+def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any]:
+    """What the next digest may take, newest first (served by the v5 partial index)."""
+    query = sa.select(articles).where(UNDIGESTED)
+    if since is not None:
+        query = query.where(_published >= since)
+    return query.order_by(*_NEWEST).limit(limit)
 
 
 _LISTING = """
@@ -363,13 +372,8 @@ class Store(Ledger, People):
     ) -> list[Entry]:
         """Published articles that are in no digest yet, newest first; with `since`, only
         those published since then; with `limit`, at most that many."""
-        query = sa.select(articles).where(
-            LIVE, articles.c.digest_id.is_(None), ~articles.c.digest_exempt
-        )
-        if since is not None:
-            query = query.where(_published >= since)
         with self._tx(write=False) as conn:
-            return [_entry(r) for r in conn.execute(query.order_by(*_NEWEST).limit(limit))]
+            return [_entry(r) for r in conn.execute(candidates_query(since, limit))]
 
     def last_digest_time(self) -> datetime | None:
         with self._tx(write=False) as conn:

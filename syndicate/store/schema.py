@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -69,6 +69,12 @@ articles = sa.Table(
     sa.Column("body_text", sa.Text, nullable=False),
 )
 LIVE = articles.c.deleted_at.is_(None)  # a published (not removed) article
+# published and in no digest yet: what the next digest may take (few rows, whatever the archive)
+UNDIGESTED = LIVE & articles.c.digest_id.is_(None) & ~articles.c.digest_exempt
+UNDIGESTED_INDEX = sa.Index(  # v5: a due digest with nothing new no longer scans the table
+    "ix_articles_undigested", articles.c.first_seen,
+    sqlite_where=UNDIGESTED, postgresql_where=UNDIGESTED,
+)  # fmt: skip
 
 digests = sa.Table(
     "digests",
@@ -145,4 +151,11 @@ def _v3_to_v4(conn: Connection) -> None:
     conn.execute(sa.text("DROP TABLE articles_v3"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(conn: Connection) -> None:
+    """v5 indexes the articles a digest may still take (a partial index: it stays small)."""
+    UNDIGESTED_INDEX.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5,
+}  # fmt: skip
