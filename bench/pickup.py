@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,10 +49,10 @@ def read_and_hash(corpus: Path) -> None:
             hashlib.sha256(Path(entry.path).read_bytes()).hexdigest()
 
 
-def bare_files(folder: Path, count: int, size: int) -> None:
+def bare_files(parent: Path, count: int, size: int) -> None:
     """What publishing costs the disk alone: create, write and rename `count` files into a
-    new folder (no fsync; syndicate adds one syncfs per publish)."""
-    folder.mkdir(parents=True)
+    new folder under `parent` (no fsync; syndicate adds one syncfs per publish)."""
+    folder = Path(tempfile.mkdtemp(prefix="bare-", dir=parent))
     data = b"x" * size
     for k in range(count):
         temp = folder / f".{k}.tmp"
@@ -132,13 +133,11 @@ def archive(report: Report, n: int, folder: Path, repeat: int) -> None:
                         f"{pages:,} files")  # fmt: skip
     report.row(f"N={n:,}: pages written per second", [pages / t for t in times], "files/s")
     size = sum(f.stat().st_size for f in (config.paths.output / "articles").iterdir()) // n
-    scratch = iter(range(repeat))
     bare = report.row(f"N={n:,}: create, write and rename {pages:,} files of {size:,} bytes "
                       "(baseline: the disk)",
-                      timed(lambda: bare_files(folder / f"bare-{next(scratch)}", pages, size),
-                            repeat), "s")  # fmt: skip
-    for k in range(repeat):
-        shutil.rmtree(folder / f"bare-{k}", ignore_errors=True)
+                      timed(lambda: bare_files(folder, pages, size), repeat), "s")  # fmt: skip
+    for scratch in folder.glob("bare-*"):
+        shutil.rmtree(scratch)
     report.notes.append(f"N={n:,}: {pages / median:,.0f} files per second into an empty folder; "
                         f"the bare disk takes {bare / median:.0%} of that time")  # fmt: skip
     changed_one(report, n, folder, repeat)

@@ -13,26 +13,34 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
+_passes = 0  # how many `thawed` blocks are open: freezing is only safe inside one
+
 
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
-    """No collection inside the block; on the way out its survivors are frozen (`gc.freeze`)
-    rather than traversed as they age. Wrap the whole pass in `thawed` so that nothing stays
-    frozen past it (a long-running scheduler would otherwise never collect their cycles)."""
+    """No collection inside the block. Inside a `thawed` pass its survivors are then frozen
+    (`gc.freeze`) rather than traversed as they age; outside one, nothing is frozen, so a
+    caller that forgets the pass only loses speed, never memory."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if _passes:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 
 
 @contextlib.contextmanager
 def thawed() -> Iterator[None]:
-    """Whatever `paused_gc` froze inside the block is collectable again after it."""
+    """A pass: whatever `paused_gc` froze inside it is collectable again when the outermost
+    pass ends (a long-running scheduler would otherwise never collect those objects' cycles)."""
+    global _passes
+    _passes += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        _passes -= 1
+        if not _passes:
+            gc.unfreeze()

@@ -51,3 +51,10 @@ def test_a_run_leaves_nothing_frozen(sample: Path) -> None:
     report = run_once(config, NOW)
     assert report.ok and report.new > 0
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_outside_a_pass_nothing_is_frozen() -> None:
+    """A caller that forgets `thawed` loses speed, never memory."""
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0

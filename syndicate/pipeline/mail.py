@@ -3,10 +3,10 @@
 SMTP runs `[smtp] max_connections` threads, one connection each, paced to
 `[smtp] rate_per_second`; each worker claims a few due messages at a time (leased to it), and
 every outcome is committed at once, one at a time (a lock), so a crash loses nothing and never
-re-sends a `sent` message. 4xx answers are retried in later
-runs with exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails
-that message and marks the address bounced; an unreachable server stops the batch and leaves
-the rest pending. Holds no SQL and no SMTP; never reads the clock (`now` is passed in).
+re-sends a `sent` message. 4xx answers are retried in later runs with exponential backoff up to
+`[smtp] max_attempts`; a 5xx answer to the recipient fails that message and marks the address
+bounced; an unreachable server stops the batch and leaves the rest pending. Holds no SQL and no
+SMTP; never reads the clock (`now` is passed in).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from syndicate.tokens import make_token
 
 log = logging.getLogger("syndicate")
 MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
-CHUNK = 32  # the most messages one worker claims at once
+MAX_CLAIM = 32  # the most messages one worker claims at once
 
 
 def signing_key(config: Config, store: Store) -> str:
@@ -102,13 +102,13 @@ class _Batch:
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
         self.sent, self.failed = 0, list[str]()
         self.error: BaseException | None = None  # a worker's unexpected error, re-raised
-        self.total, self.progress, self.chunk = 0, no_progress, 1
+        self.total, self.progress, self.claim_size = 0, no_progress, 1
 
     def run(self, due: int, progress: Progress) -> None:
         self.total, self.progress = due, progress
         smtp = self.config.email.delivery == "smtp"
         count = min(self.config.smtp.max_connections, due) if smtp else 1
-        self.chunk = _chunk(due, count, self.config.smtp.rate_per_second)
+        self.claim_size = _claim_size(due, count, self.config.smtp.rate_per_second)
         workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
         for worker in workers:
             worker.start()
@@ -136,7 +136,7 @@ class _Batch:
     def claim(self, worker: str) -> list[Delivery]:
         with self.ledger:
             clock = self.clock()
-            return self.store.claim(worker, self.now, clock, clock + self.lease, self.chunk)
+            return self.store.claim(worker, self.now, clock, clock + self.lease, self.claim_size)
 
     def give_back(self, claimed: list[Delivery], worker: str) -> None:
         """Claimed but never attempted (the batch stopped): pending again at once, rather than
@@ -192,13 +192,13 @@ class _Batch:
         self.progress("send", self.sent + len(self.failed), self.total)
 
 
-def _chunk(due: int, workers: int, rate: float) -> int:
+def _claim_size(due: int, workers: int, rate: float) -> int:
     """Messages a worker claims at once: fewer claims (each one a commit) on a long run, yet
     every worker gets a share of a short one, and a paced run holds at most about a second's
     worth (an address that unsubscribes meanwhile is cancelled only while still pending)."""
     share = max(1, due // (workers * 4))
-    paced = max(1, int(rate)) if rate > 0 else CHUNK
-    return min(CHUNK, share, paced)
+    paced = max(1, int(rate)) if rate > 0 else MAX_CLAIM
+    return min(MAX_CLAIM, share, paced)
 
 
 Builder = Callable[[Delivery], bytes]

@@ -69,14 +69,6 @@ def _entry(row: Any) -> Entry:
     return Entry(article, published, max(published, row.updated or row.changed_at or published))
 
 
-def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any]:
-    """What the next digest may take, newest first (served by the v5 partial index)."""
-    query = sa.select(articles).where(UNDIGESTED)
-    if since is not None:
-        query = query.where(_published >= since)
-    return query.order_by(*_NEWEST).limit(limit)
-
-
 _LISTING = """
 SELECT id, source, title, slug, summary, content_hash, date, updated, author, tags, cta,
        first_seen, changed_at
@@ -128,6 +120,14 @@ def _article_values(article: Article) -> dict[str, Any]:
 
 _published = sa.func.coalesce(articles.c.date, articles.c.first_seen, type_=UTCDateTime)
 _NEWEST = (_published.desc(), articles.c.id)
+
+
+def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any]:
+    """What the next digest may take, newest first (served by the v5 partial index)."""
+    query = sa.select(articles).where(UNDIGESTED)
+    if since is not None:
+        query = query.where(_published >= since)
+    return query.order_by(*_NEWEST).limit(limit)
 
 
 class Store(Ledger, People):

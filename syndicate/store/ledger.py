@@ -23,20 +23,12 @@ class Ledger:
     ) -> contextlib.AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    @staticmethod
-    def _open(now: datetime | None) -> sa.ColumnElement[bool]:
-        """Still to deliver: pending and due at `now` (all pending without it), or `sending`."""
-        due = deliveries.c.status == "pending"
-        if now is not None:
-            due &= deliveries.c.next_attempt.is_(None) | (deliveries.c.next_attempt <= now)
-        return due | (deliveries.c.status == "sending")
-
     def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
         """Messages still to deliver: pending and due at `now` (all pending without it), or
         left `sending` by a crash. Never a `sent` one."""
-        query = sa.select(deliveries).where(self._open(now))
+        query = sa.select(deliveries).where(_OPEN if now is not None else _OPEN_ANY_TIME)
         with self._tx(write=False) as conn:
-            rows = conn.execute(query.order_by(deliveries.c.digest_id, deliveries.c.email))
+            rows = conn.execute(query.order_by(_C.digest_id, _C.email), {"b_now": now})
             return [
                 Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
                 for r in rows
@@ -45,10 +37,9 @@ class Ledger:
     def open_counts(self, now: datetime) -> dict[str, int]:
         """How many messages of each digest are still to deliver (as `open_deliveries`), without
         reading the rows: what a sender needs to size its batch."""
-        query = sa.select(deliveries.c.digest_id, sa.func.count()).where(self._open(now))
+        query = sa.select(_C.digest_id, sa.func.count()).where(_OPEN).group_by(_C.digest_id)
         with self._tx(write=False) as conn:
-            rows = conn.execute(query.group_by(deliveries.c.digest_id))
-            return {str(row[0]): int(row[1]) for row in rows}
+            return {str(row[0]): int(row[1]) for row in conn.execute(query, {"b_now": now})}
 
     def claim(
         self, worker: str, now: datetime, clock: datetime, lease_until: datetime, limit: int = 1
@@ -156,10 +147,15 @@ def _bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
 # Statements built once: composing SQLAlchemy expressions costs more than running them, and
 # a sender runs these for every message.
 _C = deliveries.c
-_DUE = (
-    (_C.status == "pending")
-    & (_C.next_attempt.is_(None) | (_C.next_attempt <= _bind("b_now", _C.updated)))
-) | (
+_PENDING_DUE = (_C.status == "pending") & (
+    _C.next_attempt.is_(None) | (_C.next_attempt <= _bind("b_now", _C.updated))
+)
+# still to deliver (status, sends): due pending rows and every `sending` one; without a time,
+# every pending one too
+_OPEN = _PENDING_DUE | (_C.status == "sending")
+_OPEN_ANY_TIME = _C.status.in_(("pending", "sending"))
+# what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out
+_DUE = _PENDING_DUE | (
     (_C.status == "sending")
     & (_C.lease_until.is_(None) | (_C.lease_until <= _bind("b_clock", _C.updated)))
 )
