@@ -18,6 +18,11 @@ from lxml import etree
 from .conftest import DATA, NOW, run_cli
 
 HOSTILE = DATA / "hostile"
+EVE = """
+[[subscribers]]
+email = "eve@example.org"
+name = "=?utf-8?q?Eve=0D=0AReply-To:_evil@example.org=0D=0A=0D=0A<h1>evil</h1>?="
+"""
 SKIPPED = {
     "empty.txt": "empty file",
     "whitespace.txt": "only whitespace",
@@ -34,6 +39,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str,
 
     site = tmp_path_factory.mktemp("hostile")
     shutil.copy(ROOT / "config.toml", site / "config.toml")
+    with (site / "config.toml").open("a") as config:  # an imported name with an encoded word
+        config.write(EVE)
     shutil.copytree(ROOT / "templates", site / "templates")
     shutil.copytree(HOSTILE, site / "articles")
     secret = site / "secret.txt"
@@ -87,12 +94,15 @@ def test_pages_never_carry_active_markup(published: tuple[Path, str, str, int]) 
 
 def test_mail_headers_cannot_be_forged(published: tuple[Path, str, str, int]) -> None:
     site = published[0]
-    (eml,) = (site / "outbox").rglob("*.eml")
-    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-    assert message["Bcc"] is None and message["X-Evil"] is None
-    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
-    html = message.get_body(("html",)).get_content()
-    assert _visible_markup(html) == []
+    emls = sorted((site / "outbox").rglob("*.eml"))
+    assert [e.name for e in emls] == ["eve@example.org.eml", "reader@example.org.eml"]
+    for eml in emls:
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert message["Bcc"] is None and message["X-Evil"] is None
+        assert message["Reply-To"] is None
+        assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+        html = message.get_body(("html",)).get_content()
+        assert _visible_markup(html) == [] and "<h1>evil" not in html
 
 
 def test_odd_file_names_and_encodings_are_published(published: tuple[Path, str, str, int]) -> None:
@@ -107,3 +117,28 @@ def test_odd_file_names_and_encodings_are_published(published: tuple[Path, str, 
     pages = {p.name for p in (site / "feeds" / "articles").iterdir()}
     assert "file-with-spaces.html" in pages
     assert all(name.isascii() and "/" not in name for name in pages)
+
+
+def test_an_encoded_word_title_and_name_stay_text_in_every_copy(sample: Path) -> None:
+    """The attack of issue 14: a title and an imported name whose RFC 2047 encoded words
+    decode to CR LF must reach the reader as text, never as headers or a new body."""
+    for old in (sample / "articles").iterdir():
+        old.unlink()
+    shutil.copy(HOSTILE / "encoded-word-title.txt", sample / "articles")
+    with (sample / "config.toml").open("a") as config:
+        config.write(EVE)
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 0, done.stderr
+    emls = sorted((sample / "outbox").rglob("*.eml"))
+    assert len(emls) == 2
+    for eml in emls:
+        raw = eml.read_bytes()
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        names = [k.lower() for k in message]
+        assert len(names) == len(set(names)) and "reply-to" not in names and "bcc" not in names
+        assert message["Subject"].endswith(
+            ": =?utf-8?q?News=0D=0ABcc:_victim@example.org"
+            "=0D=0AX-Evil:_1=0D=0A=0D=0A<h1>evil</h1>?="
+        )
+        assert "<h1>evil</h1>" not in message.get_body(("html",)).get_content()
+        assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]

@@ -151,7 +151,7 @@ class _Batch:
     def one(self, sender: deliver.Sender, delivery: Delivery) -> None:
         try:
             message = self.build(delivery)
-        except ValueError as exc:  # e.g. an address the email package cannot put in To
+        except (ValueError, DeliveryError) as exc:  # e.g. an address no header can carry
             error = DeliveryError(
                 f"{delivery.email}: cannot build the message: {exc}", permanent=True
             )

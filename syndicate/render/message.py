@@ -1,7 +1,8 @@
 """One recipient's MIME message, as bytes ready for SMTP or an `.eml` file.
 
 multipart/alternative (text/plain, then text/html), deterministic Message-ID and Date, and
-headers that cannot be broken by CR/LF in titles or names. Pure: no I/O, no clock.
+headers written by `render.headers`, so that no title or name can break a line or add a header;
+each finished header block is checked before it leaves. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -9,39 +10,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 from dataclasses import dataclass
-from email.header import Header
-from email.headerregistry import Address
-from email.policy import SMTP, EmailPolicy
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 
 from syndicate.models import Delivery, Digest
+from syndicate.render import headers
 from syndicate.render.common import Site
 from syndicate.render.digest import substitute
-from syndicate.text import one_line, slugify
-
-_WIDE = SMTP.clone(max_line_length=998)
-
-
-class _Policy(EmailPolicy):
-    """SMTP's policy with two header repairs.
-
-    - List-Unsubscribe may use RFC 5322's 998-character lines: folded at 78, its long signed
-      URL would become an RFC 2047 encoded-word, which clients do not recognise as a link.
-    - A non-ASCII Subject is encoded by `email.header.Header`: the policy's own folder drops
-      the space between some encoded words (seen on CPython 3.11 in ~7% of random titles),
-      which would corrupt the title readers see.
-    """
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if name.lower() == "list-unsubscribe":
-            return _WIDE.fold_binary(name, value)
-        if name.lower() == "subject" and not str(value).isascii():
-            encoded = Header(str(value), "utf-8", maxlinelen=76, header_name=name)
-            return f"{name}: {encoded.encode(linesep=self.linesep)}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-
-POLICY = _Policy(linesep="\r\n", max_line_length=76)  # RFC 2047: 76 with encoded words
+from syndicate.text import slugify
 
 
 def sender_domain(sender: str) -> str:
@@ -52,19 +27,6 @@ def message_id(digest_id: str, email: str, domain: str) -> str:
     """The same (digest, recipient) always gets the same Message-ID, so a resend is detectable."""
     digest = hashlib.sha256(f"{digest_id}\x00{email}".encode()).hexdigest()[:24]
     return f"<{slugify(digest_id)}.{digest}@{domain}>"
-
-
-def _header(name: str, value: object) -> bytes:
-    """One header line, folded and RFC 2047-encoded by the email package's policy."""
-    return POLICY.fold_binary(name, POLICY.header_factory(name, value))
-
-
-def _simple_header(name: str, value: str, limit: int) -> bytes:
-    """A printable ASCII header that fits on one line is written as it is (what the policy
-    would write, without its slow parser); anything else goes through `_header`."""
-    if value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= limit:
-        return f"{name}: {value}\r\n".encode("ascii")
-    return _header(name, value)
 
 
 def _qp(text: str) -> bytes:
@@ -122,28 +84,33 @@ class Skeleton:
     @classmethod
     def for_digest(cls, site: Site, digest: Digest, sender: str) -> Skeleton:
         domain = sender_domain(sender)
-        about = _header("Subject", one_line(digest.subject))
-        about += _header("Date", format_datetime(digest.created))
-        list_id = formataddr((one_line(site.title), f"{slugify(site.title)}.{domain}"))
+        display, address = parseaddr(sender)
+        about = headers.unstructured("Subject", digest.subject)
+        about += headers.token("Date", format_datetime(digest.created))
+        list_id = headers.mailbox("List-Id", site.title, f"{slugify(site.title)}.{domain}")
         return cls(
-            digest, domain, f"mailto:{parseaddr(sender)[1]}?subject=unsubscribe",
-            _header("From", one_line(sender)), about, _header("List-Id", list_id),
+            digest, domain, f"mailto:{address}?subject=unsubscribe",
+            headers.mailbox("From", display, address), about, list_id,
             _chunks(digest.text, digest.marker), _chunks(digest.html, digest.marker),
         )  # fmt: skip
 
     def build(self, delivery: Delivery, unsubscribe_url: str) -> bytes:
+        """This recipient's copy; raises DeliveryError (permanent) if a header would not be
+        exactly the one meant (see `headers.check_block`)."""
         values = {"email": delivery.email, "unsubscribe_url": unsubscribe_url}
         marker = self.digest.marker
         mid = message_id(self.digest.id, delivery.email, self.domain)
         boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
+        unsubscribe = f"<{headers.url(unsubscribe_url)}>, <{headers.url(self.mailto)}>"
         head = b"".join((
-            self.sender,
-            _header("To", Address(one_line(delivery.name), addr_spec=delivery.email)),
-            self.about, _simple_header("Message-ID", mid, 76), self.list_id,
-            _simple_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{self.mailto}>", 998),
+            self.sender, headers.mailbox("To", delivery.name, delivery.email),
+            self.about, headers.token("Message-ID", mid), self.list_id,
+            headers.token("List-Unsubscribe", unsubscribe),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n",
-            b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n\r\n',
+            b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n',
         ))  # fmt: skip
+        headers.check_block(head)
+        head += b"\r\n"
         line = b"--" + boundary + b"\r\n"
         return b"".join((
             head, line, _PART % b"plain", _personal(self.text, marker, values, escape=False),
