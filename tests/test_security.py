@@ -3,12 +3,19 @@ tokens bind one address; nothing is written outside the output folder; templates
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 
+from syndicate import pipeline
 from syndicate.config import load_config
 from syndicate.errors import StoreError
+from syndicate.ingest import ParseOptions, ScanResult, read
 from syndicate.render.common import make_environment
 from syndicate.store import Store
 from syndicate.tokens import make_token, verify_token
@@ -84,3 +91,67 @@ def test_readme_has_a_security_section() -> None:
     assert "## Security" in readme
     for word in ("articles folder", "config", "templates", "SYNDICATE_SECRET"):
         assert word in readme.split("## Security", 1)[1]
+
+
+class _Swapper(threading.Thread):
+    """Swaps `path` between a regular article and a symlink to `secret` with os.rename, as
+    fast as it can, until stopped: the check-then-read race of issue 14."""
+
+    def __init__(self, path: Path, secret: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.secret, self.stop, self.swaps = path, secret, threading.Event(), 0
+
+    def run(self) -> None:
+        link, plain = self.path.with_name(".swap-link"), self.path.with_name(".swap-file")
+        while not self.stop.is_set():
+            plain.write_text("An honest article\n\nNothing to see here.\n")
+            os.rename(plain, self.path)
+            with contextlib.suppress(FileExistsError):
+                os.symlink(self.secret, link)
+            os.rename(link, self.path)
+            self.swaps += 1
+
+
+def test_a_symlink_swapped_in_during_reads_never_leaks_the_secret(tmp_path: Path) -> None:
+    root = tmp_path / "articles"
+    root.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text(f"Secret title\n\n{SIGNING_KEY}\n")
+    secret.chmod(0o600)
+    swapper = _Swapper(root / "a.txt", secret)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: the race window is a few syscalls
+    swapper.start()
+    options = ParseOptions(UTC, ())
+    seen: set[str] = set()
+    try:
+        for _ in range(3000):
+            result = ScanResult()
+            read(root, ["a.txt"], options, result)
+            seen |= {a.body_text for a in result.parsed} | {p.reason for p in result.problems}
+    finally:
+        swapper.stop.set()
+        swapper.join()
+        sys.setswitchinterval(interval)
+    assert swapper.swaps > 10  # the race really ran
+    assert "Nothing to see here." in seen  # the regular file was read...
+    assert any("symlink points outside" in s for s in seen)  # ...and the symlink refused
+    assert not any(SIGNING_KEY in s or "Secret title" in s for s in seen)
+
+
+def test_a_swapped_symlink_never_reaches_the_feeds(sample: Path) -> None:
+    secret = sample / "secret.txt"
+    secret.write_text(f"Secret title\n\n{SIGNING_KEY}\n")
+    swapper = _Swapper(sample / "articles" / "swapped.txt", secret)
+    swapper.start()
+    try:
+        config = load_config(sample / "config.toml", env={})
+        for minute in range(25):
+            pipeline.run_once(config, NOW + timedelta(minutes=minute))
+    finally:
+        swapper.stop.set()
+        swapper.join()
+    for path in (sample / "feeds").rglob("*"):
+        if path.is_file():
+            assert SIGNING_KEY.encode() not in path.read_bytes(), path
+            assert b"Secret title" not in path.read_bytes(), path

@@ -7,8 +7,10 @@ This package must not touch the database, the output folder or the clock.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,35 +56,49 @@ def _candidates(root: Path) -> list[os.DirEntry[str]]:
     return [e for e in entries if e.name.lower().endswith(SUFFIXES) and not is_ignored(e.name)]
 
 
-class _Entry:
-    """What `_read` needs of a file named by a walk (the DirEntry interface, lazily)."""
-
-    def __init__(self, root: Path, name: str) -> None:
-        self.name, self.path = name, os.path.join(root, name)
-
-    def is_symlink(self) -> bool:
-        return os.path.islink(self.path)
-
-    def is_file(self) -> bool:
-        return os.path.isfile(self.path)
-
-    def stat(self) -> os.stat_result:
-        return os.stat(self.path)
+_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO opens, never blocks
 
 
-def _read(entry: _Entry, root: Path) -> bytes:
-    if entry.is_symlink():
-        target = Path(entry.path).resolve()
-        if not target.is_relative_to(root.resolve()):
-            raise ArticleError(
-                entry.name, 1, f"symlink points outside the articles folder ({target})"
-            )
-    if not entry.is_file():
-        raise ArticleError(entry.name, 1, "not a regular file")
-    if entry.stat().st_size > MAX_BYTES:
-        raise ArticleError(entry.name, 1, f"larger than {MAX_BYTES // 2**20} MiB, not an article")
-    with open(entry.path, "rb") as handle:
-        return handle.read()
+def _follow_once(folder: int, real: tuple[str, ...], name: str) -> int:
+    """Open the file a symlink names, if that is a file of the articles folder itself (`real`:
+    the folder's paths); its target is opened without following any further link."""
+    target = os.readlink(name, dir_fd=folder)
+    for base in real:
+        path = os.path.normpath(os.path.join(base, target))
+        if os.path.dirname(path) == base:
+            try:
+                return os.open(os.path.basename(path), _OPEN, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise ArticleError(name, 1, "symlink to a symlink, not followed") from None
+                raise
+    raise ArticleError(name, 1, f"symlink points outside the articles folder ({target})")
+
+
+def _read(folder: int, real: tuple[str, ...], name: str) -> bytes:
+    """Open first, then decide from the open file: a symlink swapped in between a check and a
+    read cannot make syndicate read a file it refused."""
+    try:
+        fd = os.open(name, _OPEN, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        fd = _follow_once(folder, real, name)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ArticleError(name, 1, "not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise ArticleError(name, 1, f"larger than {MAX_BYTES // 2**20} MiB, not an article")
+        chunks, size = [], 0
+        while size <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_BYTES:  # it grew while being read
+            raise ArticleError(name, 1, f"larger than {MAX_BYTES // 2**20} MiB, not an article")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def walk(root: Path) -> ScanResult:
@@ -107,16 +123,21 @@ def _walk(root: Path) -> ScanResult:
 
 def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResult) -> None:
     """Read and parse the named files of a walk into `into` (its `parsed`, `problems`)."""
-    for name in names:
-        entry = _Entry(root, name)
-        try:
-            text, warnings = decode(_read(entry, root), name)
-            into.parsed.append(parse_article(text, name, options))
-            into.warnings.extend(warnings)
-        except ArticleError as exc:
-            into.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
-        except OSError as exc:
-            into.problems.append(ArticleProblem(name, 1, f"cannot read: {exc.strerror}"))
+    real = tuple(dict.fromkeys((os.path.abspath(root), os.path.realpath(root))))
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in names:
+            try:
+                text, warnings = decode(_read(folder, real, name), name)
+                into.parsed.append(parse_article(text, name, options))
+                into.warnings.extend(warnings)
+            except ArticleError as exc:
+                into.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
+            except OSError as exc:
+                reason = f"cannot read: {exc.strerror}"
+                into.problems.append(ArticleProblem(name, 1, reason))
+    finally:
+        os.close(folder)
 
 
 def scan(
