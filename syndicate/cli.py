@@ -175,6 +175,8 @@ def _report(report: RunReport, say: Callable[[str], None]) -> int:
         parts.append(f"{len(report.failed)} failed")
     if report.problems:
         parts.append(f"{len(report.problems)} articles skipped")
+    if report.refused:
+        parts.append(f"{len(report.refused)} output files left alone")
     say("syndicate: " + ", ".join(parts))
     return EXIT_OK if report.ok else EXIT_PARTIAL
 

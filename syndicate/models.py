@@ -122,7 +122,8 @@ class RunReport:
     digest_id: str | None = None
     sent: int = 0
     failed: tuple[str, ...] = field(default=())
+    refused: tuple[str, ...] = ()  # output files left alone: "path: reason"
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failed
+        return not self.problems and not self.failed and not self.refused

@@ -3,16 +3,28 @@ processes, the .eml outbox, and SMTP against a real aiosmtpd server on 127.0.0.1
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from syndicate.deliver import FileSender, SmtpSender, publish, run_lock, write_atomic
+from syndicate.deliver import (
+    BACKUP,
+    MANIFEST,
+    FileSender,
+    SmtpSender,
+    load_manifest,
+    publish,
+    run_lock,
+    write_atomic,
+)  # fmt: skip
 from syndicate.errors import DeliveryError
 
 from .conftest import free_port
@@ -180,3 +192,155 @@ def test_smtp_dot_stuffing_keeps_every_line(smtp_server, body: bytes) -> None:  
     sender.close()
     received = [content for _, _, content in handler.messages]
     assert received == [m if m.endswith(b"\r\n") else m + b"\r\n" for m in (body, message)]
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """renameat2(RENAME_EXCHANGE): swap two names atomically (neither is ever absent)."""
+    if _LIBC.renameat2(_AT_FDCWD, bytes(a), _AT_FDCWD, bytes(b), _RENAME_EXCHANGE) != 0:
+        raise OSError(ctypes.get_errno(), "renameat2")
+
+
+class _Swap(threading.Thread):
+    """Exchanges a real folder (or file) at `path` with a symlink to `outside`, in a loop until
+    stopped: the check-then-write race of issue 14, on the output side."""
+
+    def __init__(self, path: Path, outside: Path, *, folder: bool) -> None:
+        super().__init__(daemon=True)
+        self.path, self.outside = path, outside
+        self.stop, self.swaps = threading.Event(), 0
+        path.mkdir() if folder else path.write_bytes(b"old")
+        os.symlink(outside, path.with_name(".link"))
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            _exchange(self.path, self.path.with_name(".link"))
+            self.swaps += 1
+
+
+@pytest.mark.parametrize("folder", [True, False])
+def test_publish_never_writes_through_a_symlink_swapped_in(tmp_path: Path, folder: bool) -> None:
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir() if folder else outside.write_bytes(b"precious")
+    target = "articles/a.html" if folder else "index.html"
+    swap = _Swap(out / target.split("/")[0], outside, folder=folder)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    swap.start()
+    refused = written = 0
+    try:
+        for n in range(2000):  # at least 200 runs, more until the symlink was met a few times
+            result = publish(out, {target: f"page {n}".encode()})
+            refused += bool(result.refused)
+            written += bool(result.written)
+            if n >= 200 and refused >= 3:
+                break
+    finally:
+        swap.stop.set()
+        swap.join()
+        sys.setswitchinterval(interval)
+    assert swap.swaps > 10 and refused > 0
+    if folder:
+        assert list(outside.iterdir()) == []
+    else:
+        assert outside.read_bytes() == b"precious"
+
+
+def test_a_symlink_between_two_outputs_is_refused(tmp_path: Path) -> None:
+    publish(tmp_path, {"index.html": b"<html>", "rss.xml": b"<rss>"})
+    (tmp_path / "rss.xml").unlink()
+    os.symlink("index.html", tmp_path / "rss.xml")
+    result = publish(tmp_path, {"index.html": b"<html>", "rss.xml": b"<rss> new"})
+    assert result.refused == ("rss.xml: rss.xml: a symlink; left alone",)
+    assert (tmp_path / "index.html").read_bytes() == b"<html>"  # no RSS written into it
+    assert result.written == ()
+
+
+def test_a_hand_written_file_is_never_overwritten_or_deleted(tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "mine.html").write_text("hand-written")
+    result = publish(tmp_path, {"index.html": b"i", "articles/mine.html": b"rendered"})
+    assert result.written == ("index.html",)
+    assert [r.split(":")[0] for r in result.refused] == ["articles/mine.html"]
+    assert (tmp_path / "articles" / "mine.html").read_text() == "hand-written"
+    assert publish(tmp_path, {"index.html": b"i"}).removed == ()
+    assert (tmp_path / "articles" / "mine.html").read_text() == "hand-written"
+
+
+def test_a_file_edited_by_hand_after_publishing_is_left_alone(tmp_path: Path) -> None:
+    publish(tmp_path, {"index.html": b"i", "a.html": b"a", "b.html": b"b"})
+    (tmp_path / "a.html").write_text("edited by hand")
+    (tmp_path / "b.html").write_text("edited by hand too")
+    result = publish(tmp_path, {"index.html": b"i", "a.html": b"a2"})
+    assert [r.split(":")[0] for r in result.refused] == ["a.html", "b.html"]
+    assert (tmp_path / "a.html").read_text() == "edited by hand"
+    assert (tmp_path / "b.html").read_text() == "edited by hand too"  # stale, but not ours now
+    assert publish(tmp_path, {"index.html": b"i"}).removed == ()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"{", b"[1, 2]", b'{"files": []}', b'{"files": {"../x": ["k", 1, 2]}}',
+     b'{"files": {"a.html": ["k", -1, "x"]}}', b"\xff\xfe", b"[" * 100_000],
+)  # fmt: skip
+def test_a_damaged_manifest_is_rebuilt_from_what_syndicate_wrote(
+    tmp_path: Path, damage: bytes
+) -> None:
+    publish(tmp_path, {"index.html": b"i", "a.html": b"a", "old.html": b"o"})
+    backup = load_manifest(tmp_path).files
+    (tmp_path / MANIFEST).write_bytes(damage)
+    assert "recovered from" in load_manifest(tmp_path).damage
+    assert load_manifest(tmp_path).files == backup  # the backup copy is whole: used
+    (tmp_path / BACKUP).write_bytes(damage)  # both damaged: only bytes prove a file ours
+    assert "rebuilt" in load_manifest(tmp_path).damage
+    result = publish(tmp_path, {"index.html": b"i2", "a.html": b"a"})
+    # a.html is the same bytes: provably ours, adopted; index.html changed: unprovable, kept
+    assert result.written == () and [r.split(":")[0] for r in result.refused] == ["index.html"]
+    assert (tmp_path / "old.html").exists()  # the record of it is lost: not deleted
+    assert load_manifest(tmp_path).damage == ""
+    assert set(load_manifest(tmp_path).files) == {"a.html"}
+    assert publish(tmp_path, {"index.html": b"i2", "a.html": b"a3"}).written == ("a.html",)
+
+
+def test_temp_files_of_a_killed_run_are_cleaned(tmp_path: Path) -> None:
+    publish(tmp_path, {"articles/a.html": b"a"})
+    stale = tmp_path / "articles" / ".syndicate-0123456789abcdef.tmp"
+    stale.write_bytes(b"half a page")
+    (tmp_path / "articles" / ".notes.tmp").write_text("mine")
+    publish(tmp_path, {"articles/a.html": b"a2"})
+    assert not stale.exists()
+    assert (tmp_path / "articles" / ".notes.tmp").read_text() == "mine"
+
+
+def test_eml_files_and_exports_are_private_and_keep_a_stricter_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        FileSender(tmp_path / "outbox").send("d", "a@example.org", b"Subject: x\r\n\r\n")
+        assert (
+            stat.S_IMODE((tmp_path / "outbox" / "d" / "a@example.org.eml").stat().st_mode) == 0o600
+        )
+        export = tmp_path / "export.csv"
+        assert write_atomic(export, b"email\n", private=True)
+        assert stat.S_IMODE(export.stat().st_mode) == 0o600
+        export.chmod(0o400)
+        assert write_atomic(export, b"email\na@example.org\n", private=True)
+        assert stat.S_IMODE(export.stat().st_mode) == 0o400  # never loosened
+        os.umask(0o077)
+        assert write_atomic(tmp_path / "strict.csv", b"x", private=True)
+        assert stat.S_IMODE((tmp_path / "strict.csv").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_a_254_character_address_gets_an_eml_file(tmp_path: Path) -> None:
+    address = "a" * 64 + "@" + ".".join(["b" * 62, "b" * 62, "b" * 60]) + ".cd"
+    assert len(address) == 254
+    sender = FileSender(tmp_path / "outbox")
+    sender.send("d", address, b"Subject: x\r\n\r\n")
+    (eml,) = (tmp_path / "outbox" / "d").iterdir()
+    assert eml.name.startswith("a" * 64 + "@") and eml.name.endswith(".eml")
+    assert len(eml.name.encode()) <= 255

@@ -142,3 +142,30 @@ def test_an_encoded_word_title_and_name_stay_text_in_every_copy(sample: Path) ->
         )
         assert "<h1>evil</h1>" not in message.get_body(("html",)).get_content()
         assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_a_damaged_manifest_neither_crashes_nor_blocks_mail(sample: Path) -> None:
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
+    shutil.rmtree(sample / "outbox")
+    (sample / "feeds" / ".syndicate-manifest.json").write_text('{"files": {"../../x": 1}}')
+    (sample / "articles" / "late.txt").write_text("A late story\n\nIt arrived after the digest.\n")
+    later = NOW.replace(day=29)
+    done = run_cli(["digest", "--now", later.isoformat()], sample)
+    assert "Traceback" not in done.stderr
+    assert "event=manifest-damaged" in done.stderr
+    assert sorted((sample / "outbox").rglob("*.eml")), done.stderr  # the digest still went out
+    assert "A late story" in (sample / "feeds" / "rss.xml").read_text()
+
+
+def test_a_hand_written_file_at_an_article_path_is_reported_not_replaced(sample: Path) -> None:
+    (sample / "feeds" / "articles").mkdir(parents=True)
+    mine = sample / "feeds" / "articles" / "mine.html"
+    mine.write_text("my own page")
+    (sample / "articles" / "mine.txt").write_text("Mine\n\nA story whose page is taken.\n")
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 1
+    assert "event=output-refused articles/mine.html" in done.stderr
+    assert mine.read_text() == "my own page"
+    (sample / "articles" / "mine.txt").unlink()
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
+    assert mine.read_text() == "my own page"  # never deleted either

@@ -10,64 +10,55 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import json
+import hashlib
 import os
-import tempfile
+import stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from syndicate.deliver import manifest as records
+from syndicate.deliver.folder import TEMP, Folder, Refused, split
+from syndicate.deliver.manifest import MANIFEST, Manifest, Record
 from syndicate.deliver.pace import Pacer
 from syndicate.deliver.smtp import SmtpSender
 from syndicate.errors import DeliveryError
 
 __all__ = [
-    "MANIFEST", "STAMP", "FileSender", "Pacer", "Sender", "SmtpSender", "WriteResult", "present",
-    "publish", "read_manifest", "read_stamp", "run_lock", "write_atomic",
+    "BACKUP", "MANIFEST", "STAMP", "FileSender", "Manifest", "Pacer", "Sender", "SmtpSender",
+    "WriteResult", "load_manifest", "present", "publish", "read_manifest", "read_stamp",
+    "run_lock", "write_atomic",
 ]  # fmt: skip
 
-MANIFEST = ".syndicate-manifest.json"
 STAMP = ".syndicate-stamp"
+BACKUP = ".syndicate-manifest.backup.json"
+PUBLIC, PRIVATE = 0o644, 0o600
 
 
-def _inside(root: Path, relative: str) -> Path:
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()) or relative.startswith("/"):
-        raise DeliveryError(f"refusing to write {relative!r}: outside {root}")
-    return target
-
-
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` via a synced temp file and `os.replace`, unless it already holds
-    exactly these bytes. Returns True if the file was written (mtime changed)."""
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _write(folder: Folder, name: str, data: bytes, *, private: bool) -> bool:
+    """Write one file of `folder` atomically and durably unless it holds these bytes."""
+    found = folder.read(name)
+    if found is not None and found[0] == data:
+        return False
+    keep = found[1].st_mode & 0o7777 if found is not None and private else None
+    temp, _ = folder.write_temp(name, data, PRIVATE if private else PUBLIC, keep=keep, sync=True)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)  # published files are world-readable
-        os.replace(temp, path)
+        folder.replace(temp, name)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+        folder.unlink(name, temp)
         raise
+    folder.sync("")
     return True
 
 
-def _sync_dirs(folders: set[str]) -> None:
-    """fsync folders whose entries changed, so a crash cannot lose a completed rename."""
-    for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> bool:
+    """Write `data` to `path` via a temp file and a rename, unless it already holds exactly
+    these bytes; True if it was written. `path` itself must not be a symlink (refused).
+    Published files are world-readable (0644); `private` ones are created 0600 (less if the
+    umask says so) and an existing file keeps its mode, so a write never loosens it."""
+    with Folder(path.parent) as folder:
+        return _write(folder, path.name, data, private=private)
 
 
 def _sync_filesystem(folder: Path) -> None:
@@ -86,25 +77,42 @@ def _sync_filesystem(folder: Path) -> None:
 class WriteResult:
     written: tuple[str, ...]
     removed: tuple[str, ...]
+    refused: tuple[str, ...] = field(default=())  # "path: reason", each left alone
+
+
+def _read_file(path: Path) -> bytes | None:
+    try:
+        with Folder(path.parent, create=False) as folder:
+            found = folder.read(path.name)
+    except (FileNotFoundError, NotADirectoryError, Refused):
+        return None
+    return None if found is None else found[0]
+
+
+def load_manifest(root: Path) -> Manifest:
+    """What the last publish recorded in `root` (see `deliver.manifest`). A damaged record is
+    replaced by its backup copy if that one is whole; `damage` says what happened."""
+    manifest = records.parse(_read_file(root / MANIFEST))
+    if not manifest.damage:
+        return manifest
+    backup = records.parse(_read_file(root / BACKUP))
+    if backup.damage or not backup.files:
+        return Manifest(damage=f"{manifest.damage}; rebuilt from the files syndicate reproduces")
+    return Manifest(backup.files, damage=f"{manifest.damage}; recovered from {BACKUP}")
 
 
 def read_manifest(root: Path) -> dict[str, str]:
-    """What the last publish left in `root`: each file syndicate manages there, with the key of
-    the inputs it was rendered from ("" for a manifest older than keys: re-render and compare)."""
-    try:
-        data = json.loads((root / MANIFEST).read_text("utf-8"))
-    except (FileNotFoundError, ValueError, TypeError):
-        return {}
-    if isinstance(data, list):
-        return dict.fromkeys(map(str, data), "")
-    return {str(k): str(v) for k, v in data.get("files", {}).items()}
+    """Each file syndicate manages in `root`, with the key of the inputs it was rendered from
+    ("" for a manifest older than keys, or a damaged one: re-render and compare)."""
+    return {path: record.key for path, record in load_manifest(root).files.items()}
 
 
 def read_stamp(root: Path) -> str:
     """The stamp the last complete publish left (see `publish`), "" if none."""
+    data = _read_file(root / STAMP)
     try:
-        return (root / STAMP).read_text("utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+        return "" if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
         return ""
 
 
@@ -123,36 +131,85 @@ def present(root: Path) -> set[str]:
     return found
 
 
-def _remove_empty_folders(root: Path, removed: list[str]) -> None:
+@dataclass
+class _Publish:
+    """One publish's bookkeeping: what is staged, what was refused, what the manifest says."""
+
+    folder: Folder
+    old: Manifest
+    files: dict[str, Record] = field(default_factory=dict)  # the new manifest
+    staged: list[tuple[str, str]] = field(default_factory=list)  # (temp, path)
+    renamed: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # path: why it was left alone
+
+    def ours(self, path: str, info: os.stat_result) -> bool:
+        record = self.old.files.get(path)
+        return record is not None and record.matches(info.st_size, info.st_mtime_ns)
+
+    def stage(self, path: str, data: bytes, key: str) -> None:
+        """Write `data` beside `path` unless the file holds it already; refuse a file that
+        syndicate cannot prove it wrote (a hand-made file, a symlink, a folder)."""
+        try:
+            found = self.folder.read(path)
+            if found is not None and found[0] == data:
+                self.files[path] = Record(key, found[1].st_size, found[1].st_mtime_ns)
+                return
+            if found is not None and not self.ours(path, found[1]):
+                self.refused[path] = ("not written by syndicate, or changed since; left alone "
+                                      "(remove it to let syndicate publish there)")  # fmt: skip
+                return
+            temp, info = self.folder.write_temp(path, data, PUBLIC)
+        except Refused as exc:
+            self.refused[path] = f"{exc}; left alone"
+            return
+        self.staged.append((temp, path))
+        self.files[path] = Record(key, info.st_size, info.st_mtime_ns)
+
+    def rename(self, temp: str, path: str) -> None:
+        """Put a staged file in place; a folder on its way that became a symlink (or went)
+        since the file was staged refuses that file only."""
+        try:
+            self.folder.replace(temp, path)
+        except (Refused, FileNotFoundError) as exc:
+            self.refused[path] = f"its folder changed during the run ({exc}); left alone"
+            self.files.pop(path, None)
+            with contextlib.suppress(OSError):
+                self.folder.unlink(path, temp)
+        self.renamed += 1
+
+    def remove(self, stale: Iterable[str]) -> list[str]:
+        """Remove files of an earlier publish that are still as syndicate wrote them."""
+        removed = []
+        for path in stale:
+            info = self.folder.lstat(path)
+            if info is None:
+                continue
+            if stat.S_ISREG(info.st_mode) and self.ours(path, info):
+                self.folder.unlink(path)
+                removed.append(path)
+            else:
+                self.refused[path] = "changed since syndicate wrote it; left alone"
+        return removed
+
+    def unstage(self) -> None:
+        for temp, path in self.staged[self.renamed :]:
+            with contextlib.suppress(OSError):
+                self.folder.unlink(path, temp)
+
+
+def _remove_empty_folders(folder: Folder, removed: list[str]) -> None:
     """Remove folders that removed files leave empty (a tag no article carries any more)."""
     folders = {parent for rel in removed for parent in Path(rel).parents if parent != Path(".")}
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):  # not empty, or already gone: leave it
-            _inside(root, str(folder)).rmdir()
+    for path in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        folder.rmdir(path.as_posix())
 
 
-Staged = list[tuple[str, str, str]]  # temp file, target, path under the output folder
-
-
-def _stage(root: Path, rendered: Iterable[tuple[str, bytes]], staged: Staged) -> None:
-    """Write each changed file to a temp file beside its target (not yet synced or renamed)."""
-    for rel, data in rendered:
-        target = _inside(root, rel)
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            if target.stat().st_size == len(data) and target.read_bytes() == data:
-                continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        staged.append((temp, str(target), rel))
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, 0o644)  # published files are world-readable
-
-
-def _unstage(staged: Staged, renamed: int) -> None:
-    for temp, _, _ in staged[renamed:]:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+def _clean_temps(root: Path, folder: Folder) -> None:
+    """Remove temp files a killed run left behind (no other run writes here: the lock)."""
+    for path in present(root):
+        if TEMP.fullmatch(path.rsplit("/", 1)[-1]):
+            with contextlib.suppress(OSError, Refused):
+                folder.unlink(path)
 
 
 def publish(
@@ -167,8 +224,10 @@ def publish(
     caller can render 100,000 pages without holding them. A file whose bytes are already on disk
     is left alone. Changed files are written to temp files, flushed in one sync, then renamed
     over their targets, so a reader never sees a half-written file and a crash leaves each file
-    old or new. Files of an earlier publish absent from `keys` are removed; files syndicate
-    never wrote are left alone. Last, the manifest (`keys`) and `stamp` are recorded.
+    old or new. Files of an earlier publish absent from `keys` are removed if they are still
+    as syndicate wrote them. A file syndicate cannot prove it wrote (not in the manifest, or
+    changed since), a symlink, or a path through one is never written or removed: it is
+    reported in `refused`. Last, the manifest and `stamp` are recorded.
     Given a mapping and no keys, the mapping is the whole folder (keys "": compare bytes).
     """
     if isinstance(rendered, Mapping):
@@ -176,31 +235,49 @@ def publish(
         rendered = rendered.items()
     if keys is None:
         raise TypeError("publish: keys are required when files are streamed")
-    staged: Staged = []
-    renamed = 0
     try:
-        _stage(root, rendered, staged)
-        if staged:
-            _sync_filesystem(root)
-        for temp, target, _ in staged:
-            os.replace(temp, target)
-            renamed += 1
-        _sync_dirs({os.path.dirname(target) for _, target, _ in staged})
-        stale = sorted(set(read_manifest(root)) - set(keys))
-        for rel in stale:
-            with contextlib.suppress(FileNotFoundError):
-                _inside(root, rel).unlink()
-        _remove_empty_folders(root, stale)
-        manifest = json.dumps({"files": dict(sorted(keys.items()))}, indent=0)
-        write_atomic(root / MANIFEST, manifest.encode())
-        write_atomic(root / STAMP, stamp.encode())
+        folder = Folder(root)
     except OSError as exc:
-        _unstage(staged, renamed)
+        raise DeliveryError(f"cannot write to {root}: {exc.strerror or exc}") from exc
+    with folder:
+        return _publish(root, folder, rendered, keys, stamp)
+
+
+def _publish(
+    root: Path,
+    folder: Folder,
+    rendered: Iterable[tuple[str, bytes]],
+    keys: Mapping[str, str],
+    stamp: str,
+) -> WriteResult:
+    job = _Publish(folder, load_manifest(root))
+    try:
+        for path, data in rendered:
+            job.stage(path, data, keys.get(path, ""))
+        if job.staged:
+            _sync_filesystem(root)
+        for temp, path in job.staged:
+            job.rename(temp, path)
+        for path in {split(root, path)[0] for _, path in job.staged if path not in job.refused}:
+            with contextlib.suppress(Refused, FileNotFoundError):
+                folder.sync(path)
+        kept = {p: r for p, r in job.old.files.items() if p in keys and p not in job.refused}
+        job.files = {**kept, **job.files}
+        removed = job.remove(sorted(set(job.old.files) - set(keys)))
+        _remove_empty_folders(folder, removed)
+        _clean_temps(root, folder)
+        for name in (BACKUP, MANIFEST):  # the backup first: one of them is always whole
+            _write(folder, name, records.dump(job.files), private=False)
+        _write(folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
+    except OSError as exc:
+        job.unstage()
         raise DeliveryError(f"cannot write to {root}: {exc.strerror or exc}") from exc
     except BaseException:
-        _unstage(staged, renamed)
+        job.unstage()
         raise
-    return WriteResult(tuple(rel for _, _, rel in staged), tuple(stale))
+    written = tuple(path for _, path in job.staged if path not in job.refused)
+    refused = tuple(f"{path}: {reason}" for path, reason in sorted(job.refused.items()))
+    return WriteResult(written, tuple(removed), refused)
 
 
 class Sender(Protocol):
@@ -211,18 +288,38 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+def eml_name(recipient: str) -> str:
+    """A file name for a recipient's `.eml`: the address where it can be one (no `/`, not
+    hidden, at most 200 bytes), else a readable start and a hash of the whole address."""
+    name = recipient.replace("/", "%2F").replace("\x00", "")
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name.encode("utf-8", "surrogatepass")) > 200:
+        digest = hashlib.sha256(recipient.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        name = name.encode("utf-8", "surrogatepass")[:160].decode("utf-8", "ignore")
+        name = f"{name}-{digest}"
+    return name + ".eml"
+
+
 class FileSender:
-    """`[email] delivery = "file"`: one `.eml` per recipient under outbox/<digest-id>/."""
+    """`[email] delivery = "file"`: one private (0600) `.eml` per recipient under
+    outbox/<digest-id>/."""
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox
 
-    def path_for(self, digest_id: str, recipient: str) -> Path:
-        return _inside(self.outbox, f"{digest_id}/{recipient}.eml")
+    def path_for(self, digest_id: str, recipient: str) -> str:
+        """The `.eml`'s path under the outbox (DeliveryError if it would leave it)."""
+        path = f"{digest_id}/{eml_name(recipient)}"
+        split(self.outbox, path)
+        return path
 
     def send(self, digest_id: str, recipient: str, message: bytes) -> None:
+        path = self.path_for(digest_id, recipient)
         try:
-            write_atomic(self.path_for(digest_id, recipient), message)
+            with Folder(self.outbox) as folder:
+                folder.dir(path.rsplit("/", 1)[0], create=True)
+                _write(folder, path, message, private=True)
         except OSError as exc:
             raise DeliveryError(f"cannot write the .eml for {recipient}: {exc.strerror}") from exc
 

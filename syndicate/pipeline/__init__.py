@@ -144,6 +144,7 @@ def _run(
         warnings=tuple(warnings),
         files_written=result.written,
         files_removed=result.removed,
+        refused=result.refused,
         digest_id=digest_id,
         sent=sent,
         failed=tuple(failed),

@@ -100,10 +100,15 @@ def build(
         return deliver.WriteResult((), ())
     with paused_gc():  # a listing and a plan of every output: many objects, no cycles
         planned = plan(env, snapshot, store)
-        manifest, on_disk = deliver.read_manifest(root), deliver.present(root)
-        todo = [o for o in planned if manifest.get(o.path) != o.key or o.path not in on_disk]
+        manifest, on_disk = deliver.load_manifest(root), deliver.present(root)
+        if manifest.damage:
+            log.warning("event=manifest-damaged folder=%s reason=%r", root, manifest.damage)
+        keys_on_disk = {path: record.key for path, record in manifest.files.items()}
+        todo = [o for o in planned if keys_on_disk.get(o.path) != o.key or o.path not in on_disk]
         keys = {o.path: o.key for o in planned}
     result = deliver.publish(root, _render(store, todo, progress), keys, current)
+    for refused in result.refused:
+        log.error("event=output-refused %s", refused)
     log.info(
         "event=published written=%d removed=%d rendered=%d unchanged=%d",
         len(result.written),

@@ -82,7 +82,7 @@ def export_csv(config: Config, path: Path) -> int:
     """Write the active subscribers to `path`; returns how many."""
     active = [p for p in listing(config) if p.status == "active"]
     try:
-        deliver.write_atomic(path, subscribers.to_csv(active))
+        deliver.write_atomic(path, subscribers.to_csv(active), private=True)
     except OSError as exc:
         raise SyndicateError(f"{path}: cannot write the export: {exc.strerror or exc}") from None
     return len(active)
