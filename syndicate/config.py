@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -56,6 +57,7 @@ class FeedsConfig:
     hub: str = ""
     page_size: int = 20
     hub_timeout: float = 10
+    max_tags: int = 20  # tags kept per article; the others are reported
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,35 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
     return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
 
 
+# Every number's range, checked at load: a value outside it would wrap (a port over 65535),
+# block (a timeout of 0 makes a socket non-blocking), overflow a date (1e308 seconds) or stall
+# a run. README's config table lists the same ranges.
+RANGES: dict[str, tuple[float, float]] = {
+    "feeds.max_items": (1, 10_000),
+    "feeds.page_size": (1, 10_000),
+    "feeds.max_tags": (0, 100),
+    "feeds.hub_timeout": (0.1, 300),
+    "digest.first_digest_days": (0, 36_500),
+    "digest.max_articles": (1, 10_000),
+    "smtp.port": (1, 65_535),
+    "smtp.max_connections": (1, 100),
+    "smtp.rate_per_second": (0, 100_000),
+    "smtp.timeout": (0.1, 3_600),
+    "smtp.max_attempts": (1, 1_000),
+    "smtp.retry_after": (0, 604_800),
+    "smtp.lease": (1, 604_800),
+    "schedule.ingest_interval": (1, 604_800),
+}
+
+
+def _check_ranges(cfg: Config) -> None:
+    for key, (low, high) in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ConfigError(f"must be between {low:g} and {high:g}, not {value!r}", key=key)
+
+
 def _validate(cfg: Config) -> None:
     for key, url in (
         ("site.url", cfg.site.url),
@@ -270,30 +301,7 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"must be an absolute http(s) URL, not {url!r}", key=key)
     if not cfg.site.url.endswith("/"):
         raise ConfigError(f"must end with '/', as in {cfg.site.url + '/'!r}", key="site.url")
-    for key, number in (
-        ("feeds.max_items", cfg.feeds.max_items),
-        ("feeds.page_size", cfg.feeds.page_size),
-        ("schedule.ingest_interval", cfg.schedule.ingest_interval),
-        ("smtp.max_connections", cfg.smtp.max_connections),
-        ("smtp.max_attempts", cfg.smtp.max_attempts),
-    ):
-        if number < 1:
-            raise ConfigError(f"must be at least 1, not {number}", key=key)
-    for key, seconds in (
-        ("smtp.rate_per_second", cfg.smtp.rate_per_second),
-        ("smtp.retry_after", cfg.smtp.retry_after),
-        ("smtp.timeout", cfg.smtp.timeout),
-    ):
-        if seconds < 0:
-            raise ConfigError(f"must not be negative, not {seconds}", key=key)
-    if cfg.feeds.hub_timeout <= 0:
-        raise ConfigError("must be more than 0 seconds", key="feeds.hub_timeout")
-    if cfg.smtp.lease < 1:
-        raise ConfigError(f"must be at least 1 second, not {cfg.smtp.lease}", key="smtp.lease")
-    if cfg.digest.first_digest_days < 0:
-        raise ConfigError("must not be negative", key="digest.first_digest_days")
-    if cfg.digest.max_articles < 1:
-        raise ConfigError("must be at least 1", key="digest.max_articles")
+    _check_ranges(cfg)
     try:
         tz = cfg.tz
     except (ZoneInfoNotFoundError, ValueError):

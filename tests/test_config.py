@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syndicate.config import DEFAULT_CTA_PATTERNS, Config, load_config, parse_config
+from syndicate.config import DEFAULT_CTA_PATTERNS, RANGES, Config, load_config, parse_config
 from syndicate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -372,3 +372,29 @@ def test_load_config_bundled_file() -> None:
     cfg = load_config(ROOT / "config.toml", env={})
     assert cfg.paths.articles == ROOT / "articles"
     assert (cfg.paths.articles / "000_f36433ad3d5972c7.txt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("port = 587", "port = 70000", "smtp.port"),  # would wrap to 4464
+        ("port = 587", "port = 0", "smtp.port"),
+        ("[smtp]", "[smtp]\ntimeout = 0", "smtp.timeout"),  # a non-blocking socket
+        ("[smtp]", "[smtp]\ntimeout = 1e308", "smtp.timeout"),
+        ("[smtp]", "[smtp]\ntimeout = inf", "smtp.timeout"),
+        ("[smtp]", "[smtp]\ntimeout = nan", "smtp.timeout"),
+        ('hub = ""', 'hub = ""\nhub_timeout = 1e308', "feeds.hub_timeout"),
+        ('hub = ""', 'hub = ""\nmax_tags = 101', "feeds.max_tags"),
+        ("[smtp]", "[smtp]\nlease = 1e308", "smtp.lease"),
+        ("first_digest_days = 7", "first_digest_days = 1000000000", "digest.first_digest_days"),
+        ("ingest_interval = 300", "ingest_interval = 99999999999", "schedule.ingest_interval"),
+    ],
+)
+def test_every_number_is_checked_against_its_documented_range(old: str, new: str, key: str) -> None:
+    message = str(config_error(replaced(old, new)))
+    assert key in message and "must be between" in message
+    low, high = RANGES[key]
+    assert f"{low:g}–{high:g}" in README.split(f"`{key}`", 1)[1].split("\n", 1)[0]  # documented
+
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

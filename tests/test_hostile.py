@@ -169,3 +169,60 @@ def test_a_hand_written_file_at_an_article_path_is_reported_not_replaced(sample:
     (sample / "articles" / "mine.txt").unlink()
     assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
     assert mine.read_text() == "my own page"  # never deleted either
+
+
+def test_non_utf8_and_control_character_file_names_are_reported(sample: Path) -> None:
+    articles = os.fsencode(sample / "articles")
+    with open(articles + b"/caf\xe9-latin1.txt", "wb") as latin1:
+        latin1.write(b"A Latin-1 name\n\nUploaded over FTP.\n")
+    (sample / "articles" / "x\nevent=forged level=error.txt").write_text("Forged\n\nA log line.\n")
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "caf\\xe9-latin1.txt:1: file name is not valid UTF-8" in done.stderr
+    assert "x\\nevent=forged level=error.txt:1: file name holds control characters" in done.stderr
+    assert not any(line.startswith("event=forged") for line in done.stderr.splitlines())
+    assert "6 new" in done.stdout  # the other articles are published
+    check = run_cli(["check"], sample)
+    assert (
+        check.returncode != 0
+        and "caf\\xe9-latin1.txt:1: file name is not valid" in check.stdout + check.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("date", "year"),
+    [
+        ("0001-01-01T00:30:00+05:00", 1),  # year 1 east of UTC: before year 1 in UTC
+        ("9999-12-31T23:00:00-05:00", 9999),  # year 9999 west of UTC: past 9999 in UTC
+        ("9999-12-31T23:00:00+00:00", 9999),  # fine in UTC, past 9999 in Asia/Almaty
+        ("0001-01-01", 1),
+    ],
+)
+def test_an_out_of_range_date_skips_its_file_only(sample: Path, date: str, year: int) -> None:
+    assert 'timezone = "Asia/Almaty"' in (sample / "config.toml").read_text()  # UTC+5
+    (sample / "articles" / "far.txt").write_text(f"+++\ndate = {date}\n+++\nFar away\n\nBody.\n")
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"far.txt:2: front matter 'date': year {year} is outside 2..9998" in done.stderr
+    assert "6 new" in done.stdout
+    again = run_cli(["run", "--now", NOW.isoformat()], sample)  # and every later run renders
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+
+
+def test_a_thousand_tags_are_cut_to_max_tags_and_reported(sample: Path) -> None:
+    tags = ", ".join(f'"tag {n}"' for n in range(1000))
+    (sample / "articles" / "tags.txt").write_text(f"+++\ntags = [{tags}]\n+++\nTagged\n\nBody.\n")
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert "Traceback" not in done.stderr
+    assert "tags.txt:2: 1000 tags, only the first 20 are kept ([feeds] max_tags)" in done.stderr
+    rss = etree.fromstring((sample / "feeds" / "rss.xml").read_bytes())
+    (item,) = [i for i in rss.iter("item") if i.findtext("title") == "Tagged"]
+    assert [c.text for c in item.iter("category")] == [f"tag {n}" for n in range(20)]
+    assert not (sample / "feeds" / "tags" / "tag-20").exists()
+
+
+def test_an_id_over_the_column_limit_is_that_files_problem_only(sample: Path) -> None:
+    (sample / "articles" / "long-id.txt").write_text(f'+++\nid = "{"x" * 1025}"\n+++\nLong\n\nB.\n')
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert "long-id.txt:2: front matter 'id': 1025 characters, more than 1024" in done.stderr
+    assert done.returncode == 1 and "6 new" in done.stdout

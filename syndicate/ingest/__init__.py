@@ -18,7 +18,7 @@ from pathlib import Path
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
 from syndicate.gcpause import paused_gc
-from syndicate.ingest.parse import ParseOptions, decode, parse_article
+from syndicate.ingest.parse import MAX_ID, ParseOptions, decode, parse_article
 from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
 
 __all__ = [
@@ -26,11 +26,13 @@ __all__ = [
 ]  # fmt: skip
 
 SUFFIXES = (".txt", ".md", ".markdown")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks and other controls
 MAX_BYTES = 20 * 1024 * 1024
 
 
 def options_for(config: Config) -> ParseOptions:
-    return ParseOptions(config.tz, tuple(re.compile(p) for p in config.cta.patterns))
+    patterns = tuple(re.compile(p) for p in config.cta.patterns)
+    return ParseOptions(config.tz, patterns, config.feeds.max_tags)
 
 
 def is_ignored(name: str) -> bool:
@@ -101,6 +103,22 @@ def _read(folder: int, real: tuple[str, ...], name: str) -> bytes:
         os.close(fd)
 
 
+def _bad_name(name: str) -> ArticleProblem | None:
+    """A file name the store and the logs cannot carry as it is: bytes that are not UTF-8
+    (a Latin-1 upload), control characters (a forged log line), or over MAX_ID characters."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        return ArticleProblem(shown, 1, "file name is not valid UTF-8: rename the file")
+    if _CONTROL.search(name):
+        shown = name.encode("unicode_escape").decode("ascii")
+        return ArticleProblem(shown, 1, "file name holds control characters: rename the file")
+    if len(name) > MAX_ID:
+        return ArticleProblem(name[:80] + "…", 1, f"file name over {MAX_ID} characters")
+    return None
+
+
 def walk(root: Path) -> ScanResult:
     """Stat every article file, reading none: the cheap part of a scan."""
     with paused_gc():
@@ -112,6 +130,9 @@ def _walk(root: Path) -> ScanResult:
     stats, problems = result.stats, result.problems
     for entry in _candidates(root):
         name = entry.name
+        if (problem := _bad_name(name)) is not None:
+            problems.append(problem)
+            continue
         try:
             stat = entry.stat()
         except OSError as exc:
@@ -129,7 +150,7 @@ def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResu
         for name in names:
             try:
                 text, warnings = decode(_read(folder, real, name), name)
-                into.parsed.append(parse_article(text, name, options))
+                into.parsed.append(parse_article(text, name, options, warnings))
                 into.warnings.extend(warnings)
             except ArticleError as exc:
                 into.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))

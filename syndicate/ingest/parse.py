@@ -26,6 +26,9 @@ from syndicate.text import one_line, slugify, truncate, xml_safe
 
 FRONT_KEYS = ("id", "title", "date", "updated", "author", "tags", "summary", "slug", "draft")
 SUMMARY_LENGTH = 300
+MAX_ID = 1024  # characters: the store's `articles.id` column (PostgreSQL enforces it)
+MAX_TAG = 100  # characters of one tag
+YEARS = (2, 9998)  # a date in these years is a date in every timezone, and in UTC
 _NOISE = re.compile(r"[0-9a-fA-F]{13}")
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
 _MD = MarkdownIt("commonmark", {"html": False, "typographer": False})
@@ -41,10 +44,12 @@ class ParseOptions:
 
     tz: tzinfo
     cta_patterns: tuple[re.Pattern[str], ...]
+    max_tags: int = 20  # `[feeds] max_tags`: tags kept per article, the others reported
 
     def fingerprint(self) -> str:
         """Changes whenever a stored parse may no longer match a fresh one."""
-        parts = [str(self.tz), *(p.pattern for p in self.cta_patterns), "parser-1"]
+        parts = [str(self.tz), *(p.pattern for p in self.cta_patterns), str(self.max_tags)]
+        parts.append("parser-2")
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
@@ -116,18 +121,30 @@ class _Front:
                 value = datetime.fromisoformat(value.strip())
             except ValueError:
                 raise self.error(key, f"not an ISO 8601 date: {value!r}") from None
+        if value is not None and not isinstance(value, date):
+            raise self.error(key, f"expected a date, got {value!r}")
+        if value is not None and not YEARS[0] <= value.year <= YEARS[1]:
+            raise self.error(key, f"year {value.year} is outside {YEARS[0]}..{YEARS[1]}, the "
+                             "years every timezone can show")  # fmt: skip
         if value is None or isinstance(value, datetime):
             return value if value is None or value.tzinfo else value.replace(tzinfo=tz)  # F5
-        if isinstance(value, date):
-            return datetime.combine(value, time(0), tzinfo=tz)
-        raise self.error(key, f"expected a date, got {value!r}")
+        return datetime.combine(value, time(0), tzinfo=tz)
 
-    def tags(self) -> tuple[str, ...]:
+    def tags(self, most: int, warnings: list[str]) -> tuple[str, ...]:
+        """At most `most` distinct tags of at most MAX_TAG characters; the rest reported."""
         value = self.values.get("tags", [])
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
             raise self.error("tags", f"expected a list of strings, got {value!r}")
-        return tuple(dict.fromkeys(tag for tag in map(one_line, items) if tag))
+        tags = dict.fromkeys(tag for tag in map(one_line, items) if tag)
+        where = f"{self.path}:{self.key_lines.get('tags', 2)}"
+        if long := [t for t in tags if len(t) > MAX_TAG]:
+            warnings.append(f"{where}: {len(long)} tags over {MAX_TAG} characters dropped")
+        kept = [t for t in tags if len(t) <= MAX_TAG]
+        if len(kept) > most:
+            warnings.append(f"{where}: {len(kept)} tags, only the first {most} are kept "
+                            "([feeds] max_tags)")  # fmt: skip
+        return tuple(kept[:most])
 
     def flag(self, key: str) -> bool:
         value = self.values.get(key, False)
@@ -206,8 +223,11 @@ def _markdown_lede(source: str) -> str:
     return ""
 
 
-def parse_article(text: str, path: str, options: ParseOptions) -> Article:
-    """Turn an article's text into an Article, or raise ArticleError naming the line."""
+def parse_article(
+    text: str, path: str, options: ParseOptions, warnings: list[str] | None = None
+) -> Article:
+    """Turn an article's text into an Article, or raise ArticleError naming the line.
+    What is published but cut (extra tags) is reported in `warnings`."""
     front, lines, first = _split_front(text, path)
     markdown = path.lower().endswith((".md", ".markdown"))
     blocks = _blocks(lines, first)
@@ -231,6 +251,8 @@ def parse_article(text: str, path: str, options: ParseOptions) -> Article:
         body_html = "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
         lede = paragraphs[0]
     article_id = front.text("id") or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if len(article_id) > MAX_ID:
+        raise front.error("id", f"{len(article_id)} characters, more than {MAX_ID}")
     return Article(
         id=article_id,
         source=path,
@@ -243,7 +265,7 @@ def parse_article(text: str, path: str, options: ParseOptions) -> Article:
         date=front.when("date", options.tz),
         updated=front.when("updated", options.tz),
         author=front.text("author"),
-        tags=front.tags(),
+        tags=front.tags(options.max_tags, [] if warnings is None else warnings),
         draft=front.flag("draft"),
         cta=cta,
     )
