@@ -58,6 +58,7 @@ class FeedsConfig:
     page_size: int = 20
     hub_timeout: float = 10
     max_tags: int = 20  # tags kept per article; the others are reported
+    hub_budget: float = 30  # seconds for all hub pings of one run
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "feeds.page_size": (1, 10_000),
     "feeds.max_tags": (0, 100),
     "feeds.hub_timeout": (0.1, 300),
+    "feeds.hub_budget": (1, 600),
     "digest.first_digest_days": (0, 36_500),
     "digest.max_articles": (1, 10_000),
     "smtp.port": (1, 65_535),

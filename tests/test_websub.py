@@ -3,9 +3,13 @@ that is down or failing is logged, never fatal, and pinged again on the next run
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -187,3 +191,107 @@ def test_status_shows_the_pings_still_pending(sample: Path) -> None:
     done = run_cli(["status"], sample)
     assert done.returncode == 0
     assert re.search(r"websub pings pending: [1-9]\d* \(retried on the next run\)", done.stdout)
+
+
+class Silent(threading.Thread):
+    """An HTTP server on 127.0.0.1 that accepts every connection, reads the request and never
+    answers: it counts the connections it was offered."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.connections: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hub"
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.connections.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[Silent]:
+    server = Silent()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+FEEDS = [f"https://example.org/tags/t{n}/rss.xml" for n in range(30)]
+
+
+def test_a_silent_hub_costs_one_timeout_not_one_per_feed(silent: Silent) -> None:
+    result = websub.ping(silent.url, FEEDS, timeout=0.5, budget=60)
+    assert len(silent.connections) == 1  # the first ping's silence stops the rest
+    assert result.accepted == () and set(result.failed) == set(FEEDS)
+    assert "timed out" in result.failed[FEEDS[0]]
+    assert all("did not answer this run" in result.failed[u] for u in FEEDS[1:])
+
+
+def test_a_run_with_nothing_new_makes_at_most_one_attempt(sample: Path, silent: Silent) -> None:
+    configure(sample, silent.url)
+    config = sample / "config.toml"
+    config.write_text(config.read_text().replace("hub_timeout = 5", "hub_timeout = 0.5"))
+    run(sample)  # publishes: every feed changed, the hub is silent
+    assert len(silent.connections) == 1
+    assert len(json.loads(pending(sample) or "[]")) > 10  # all kept for later
+    assert list((sample / "outbox").rglob("*.eml"))  # the mail went out all the same
+    run(sample, minutes=10)  # nothing new: one probe of the pending pings, no more
+    assert len(silent.connections) == 2
+
+
+class Redirect(BaseHTTPRequestHandler):
+    target = ""
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", self.target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_redirect_is_a_failure_and_is_never_followed(hub: Hub) -> None:
+    Redirect.target = hub.url
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hub"
+        result = websub.ping(url, ["https://example.org/rss.xml"], timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.accepted == ()
+    assert "307" in result.failed["https://example.org/rss.xml"]
+    assert "redirect: not followed" in result.failed["https://example.org/rss.xml"]
+    assert hub.pings == []  # the redirect target heard nothing
+
+
+class Slow(HubHandler):
+    def do_POST(self) -> None:
+        time.sleep(0.3)
+        super().do_POST()
+
+
+def test_all_pings_of_a_run_share_one_time_budget() -> None:
+    server = Hub(0)
+    server.RequestHandlerClass = Slow
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = websub.ping(server.url, FEEDS, timeout=5, budget=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(result.accepted) < len(FEEDS)  # each ping takes 0.3 s: 30 cannot fit in 1 s
+    left = [u for u in FEEDS if u not in result.accepted]
+    reasons = ("hub_budget", "timed out", "did not answer this run")  # the last ping may time out
+    assert all(any(r in result.failed[u] for r in reasons) for u in left)

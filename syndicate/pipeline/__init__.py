@@ -131,9 +131,9 @@ def _run(
     if force_digest or digest_due(config, store.last_digest_time(), now):
         digest_id = freeze(config, store, env, lambda: snapshot.site, now)
     result = build(config, store, env, snapshot, progress)
-    if ping_hub:
-        announce(config, store, result.written)
     sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+    if ping_hub:  # after the mail: a slow hub never delays a digest
+        announce(config, store, result.written)
     return RunReport(
         new=changes.new,
         changed=changes.changed,

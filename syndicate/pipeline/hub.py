@@ -45,7 +45,7 @@ def announce(config: Config, store: Store, written: Iterable[str]) -> tuple[int,
     if not queue:
         return 0, 0
     store.set_meta(PENDING, json.dumps(queue))  # saved first: a crash mid-ping loses nothing
-    result = websub.ping(hub, queue, config.feeds.hub_timeout)
+    result = websub.ping(hub, queue, config.feeds.hub_timeout, config.feeds.hub_budget)
     store.set_meta(PENDING, json.dumps(sorted(result.failed)))
     for url, reason in sorted(result.failed.items()):
         log.warning(
