@@ -1,14 +1,17 @@
 """Subscriber lists as CSV (columns `email,name`): parse an import file, format an export.
 
 Every address is validated and normalised with email-validator (syntax only, no DNS) and
-de-duplicated; a bad row is reported as `path:line: reason` and the other rows still count.
-Reads the one file it is given; never touches the database and never writes files.
+de-duplicated; a bad row (a NUL or another control character, a name too long) is reported as
+`path:line: reason` and the other rows still count. An export escapes cells a spreadsheet
+would run as a formula (OWASP "CSV injection": a leading `'`), and an import takes that `'`
+off again. Reads the one file it is given; never touches the database and never writes files.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,10 @@ from syndicate.errors import ConfigError, SyndicateError
 from syndicate.models import Subscriber
 
 COLUMNS = ("email", "name")
+MAX_NAME = 200  # characters of a subscriber's name
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # line breaks become spaces
+_NUL = "\x01"  # NUL bytes stand in as this while the csv module reads (it refuses NUL)
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ def _columns(header: list[str]) -> tuple[int, int] | None:
 
 
 def parse_csv(text: str, source: str) -> Parsed:
-    rows = csv.reader(io.StringIO(text, newline=""))
+    rows = csv.reader(io.StringIO(text.replace("\x00", _NUL), newline=""))
     people: dict[str, Subscriber] = {}
     problems: list[str] = []
     duplicates = 0
@@ -72,10 +79,24 @@ def parse_csv(text: str, source: str) -> Parsed:
 
 def _person(row: list[str], where: tuple[int, int], key: str) -> Subscriber:
     email_at, name_at = where
+    if any(_CONTROL.search(cell) for cell in row):
+        raise ConfigError("holds a NUL or another control character", key=key)
     if email_at >= len(row) or not row[email_at].strip():
         raise ConfigError("no email address in this row", key=key)
-    name = row[name_at].strip() if 0 <= name_at < len(row) else ""
-    return Subscriber(normalise_email(row[email_at].strip(), key), " ".join(name.split()))
+    name = _unescape(row[name_at].strip()) if 0 <= name_at < len(row) else ""
+    if len(name) > MAX_NAME:
+        raise ConfigError(f"name over {MAX_NAME} characters", key=key)
+    email = normalise_email(_unescape(row[email_at].strip()), key)
+    return Subscriber(email, " ".join(name.split()))
+
+
+def _escape(cell: str) -> str:
+    cell = " ".join(cell.split())  # no line break of any kind splits a row
+    return "'" + cell if cell.startswith(_FORMULA) else cell
+
+
+def _unescape(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA) else cell
 
 
 def to_csv(people: list[Subscriber]) -> bytes:
@@ -83,5 +104,5 @@ def to_csv(people: list[Subscriber]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows((p.email, p.name) for p in people)
+    writer.writerows((_escape(p.email), _escape(p.name)) for p in people)
     return out.getvalue().encode("utf-8")

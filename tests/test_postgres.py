@@ -137,3 +137,23 @@ def test_two_schedulers_on_two_hosts_never_double_send(
     engine.dispose()
     skips = sum(log.count("lock=advisory") for log in logs)
     print(f"\npasses skipped because the other host held the lock: {skips}")
+
+
+def test_postgresql_takes_what_sqlite_takes_and_reports_the_rest(
+    sample: Path, postgres_url: str
+) -> None:
+    """An id over the column's 1,024 characters and a CSV row with a NUL byte are reported
+    for that file or row only, before PostgreSQL sees them (it would refuse the batch)."""
+    _use(sample, postgres_url)
+    (sample / "articles" / "long-id.txt").write_text(f'+++\nid = "{"x" * 1025}"\n+++\nLong\n\nB.\n')
+    done = run_cli(["run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "long-id.txt:2: front matter 'id': 1025 characters, more than 1024" in done.stderr
+    assert "6 new" in done.stdout
+    (sample / "in.csv").write_bytes(
+        b"email,name\na@example.org,A\nb@example.org,B\x00\nc@example.org,C\n"
+    )
+    done = run_cli(["subscribers", "import", "in.csv"], sample)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "in.csv:3: holds a NUL or another control character" in done.stderr
+    assert "2 added" in done.stdout

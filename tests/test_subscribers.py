@@ -171,3 +171,30 @@ def test_a_cancelled_message_cannot_be_claimed_for_sending(store: Store) -> None
     store.set_subscriber_status("a@example.org", "unsubscribed", T0)  # ... then the reader left
     assert store.mark_delivery(queued, "sending", T0) is False
     assert store.counts()["deliveries_failed"] == 1
+
+
+@pytest.mark.parametrize(
+    "cell", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=x", "=HYPERLINK(1)"]
+)
+def test_export_escapes_spreadsheet_formulas_and_import_restores_them(cell: str) -> None:
+    people = [Subscriber("a@example.org", cell), Subscriber("-b@example.org", "Bee")]
+    data = to_csv(people).decode()
+    rows = data.splitlines()[1:]
+    assert all(not field.startswith(("=", "+", "-", "@", "\t", "\r"))
+               for row in rows for field in row.split(",") if field and field[0] != '"')  # fmt: skip
+    assert "'" + cell.strip()[:2] in data and "'-b@example.org" in data
+    parsed = parse_csv(data, "f")
+    assert parsed.people[1] == Subscriber("-b@example.org", "Bee")
+    assert parsed.people[0].name == " ".join(cell.split())
+
+
+def test_a_cell_starting_with_cr_is_escaped_too() -> None:
+    assert to_csv([Subscriber("a@example.org", "\r=1\rx")]).endswith(b"\na@example.org,'=1 x\n")
+
+
+def test_a_row_with_a_nul_byte_is_reported_by_line_and_skipped() -> None:
+    parsed = parse_csv(
+        "email,name\na@example.org,Ann\nb@example.org,B\x00ob\nc@example.org,C\n", "f"
+    )
+    assert [p.email for p in parsed.people] == ["a@example.org", "c@example.org"]
+    assert parsed.problems == ("f:3: holds a NUL or another control character",)
