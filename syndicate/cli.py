@@ -30,6 +30,29 @@ from syndicate.store import Store
 log = logging.getLogger("syndicate")
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 FACT = re.compile(r"(\w[\w-]*)=(\S+)")
+_PLACEHOLDER = re.compile(r"%(?:[-#0 +]*\d*(?:\.\d+)?[sdirf]|%)")
+
+
+def _facts(record: logging.LogRecord) -> dict[str, str]:
+    """The key=value facts of a log call's format string, each `%s` value filled from its
+    argument: text inside an argument (a file name, an error) never becomes a field."""
+    template = str(record.msg)
+    args = record.args if isinstance(record.args, tuple) else ()
+    filled: dict[int, str] = {}
+    used = 0
+    for found in _PLACEHOLDER.finditer(template):
+        if found.group() != "%%" and used < len(args):
+            filled[found.start()] = found.group() % (args[used],)
+            used += 1
+    facts: dict[str, str] = {}
+    for key, value in ((m.group(1), m) for m in FACT.finditer(template.partition("\n")[0])):
+        text = value.group(2)
+        if _PLACEHOLDER.fullmatch(text):
+            text = filled.get(value.start(2), text)
+        facts.setdefault(key, text)
+    return facts
+
+
 Say = Callable[[str], None]
 
 
@@ -39,6 +62,16 @@ def _when(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _text(value: str) -> str:
+    """An argument that is text: bytes that are not UTF-8 (a Latin-1 terminal) are refused."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(value).decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(f"not valid UTF-8: {shown!r}") from None
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,18 +118,27 @@ def _subscriber_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     people = commands.add_parser("subscribers", help="manage the subscriber list")
     actions = people.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add an address (or update its name)")
-    add.add_argument("email")
-    add.add_argument("--name", default="", help="the reader's name")
+    add.add_argument("email", type=_text)
+    add.add_argument("--name", type=_text, default="", help="the reader's name")
     add.add_argument(
         "--resubscribe", action="store_true", help="reactivate an unsubscribed or bounced address"
     )
-    actions.add_parser("remove", help="unsubscribe an address").add_argument("email")
+    actions.add_parser("remove", help="unsubscribe an address").add_argument("email", type=_text)
     actions.add_parser("list", help="every address with its name and status")
     for name, help_text in (("import", "add the rows of a CSV file (email,name)"),
                             ("export", "write the active subscribers to a CSV file")):  # fmt: skip
         actions.add_parser(name, help=help_text).add_argument("file", type=Path)
     unsub = commands.add_parser("unsubscribe", help="unsubscribe the address a signed token names")
-    unsub.add_argument("token")
+    unsub.add_argument("token", type=_text)
+
+
+class TextFormatter(logging.Formatter):
+    """One record per line start: a line break inside a message (a file name, an error text)
+    continues indented, so no input can begin a line that reads as a record of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text.replace("\r", "\\r").replace("\n", "\n    ")
 
 
 class JsonFormatter(logging.Formatter):
@@ -106,9 +148,9 @@ class JsonFormatter(logging.Formatter):
         message = record.getMessage()
         head, _, rest = message.partition("\n")
         entry: dict[str, object] = {
+            **_facts(record),
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
-            **dict(FACT.findall(head)),
         }
         entry["message"] = head
         if rest:
@@ -128,9 +170,8 @@ def _setup_logging(verbose: int, quiet: bool, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
-        )
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(message)s",
+                                           "%Y-%m-%dT%H:%M:%S%z"))  # fmt: skip
     root = logging.getLogger("syndicate")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -6,6 +6,7 @@ the bundled templates to edit. Never overwrites an existing file.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -65,11 +66,19 @@ Add more files like this one to the articles folder, then run `syndicate run` to
 """
 
 
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _write_new(path: Path, text: str) -> bool:
-    if path.exists():
-        return False
+    """Create `path` with `text` unless something is there: a file, a folder or a symlink,
+    dangling or not (O_EXCL | O_NOFOLLOW: never written through)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        fd = os.open(path, _CREATE, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return True
 
 

@@ -9,8 +9,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 
 _PURPOSE = b"syndicate-unsubscribe-v1\x00"
+_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 def _b64(data: bytes) -> str:
@@ -30,7 +32,10 @@ def make_token(secret: str, address: str) -> str:
 
 
 def verify_token(secret: str, token: str) -> str | None:
-    """The address a token was made for, or None if it is forged, altered or malformed."""
+    """The address a token was made for, or None if it is forged, altered or malformed (any
+    character outside base64url and the one dot: the decoder would silently skip it)."""
+    if not _SHAPE.fullmatch(token.strip()):
+        return None
     encoded, _, signature = token.strip().partition(".")
     try:
         address = _unb64(encoded).decode("utf-8")

@@ -4,6 +4,7 @@ logs, progress bars only on a terminal, and the cron and systemd recipes in the 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pty
 import re
@@ -225,3 +226,41 @@ def test_readme_shows_the_shipped_units() -> None:
 def test_bad_crontab_expressions_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_crontab(bad, __import__("zoneinfo").ZoneInfo("UTC"))
+
+
+def test_init_never_writes_through_a_dangling_symlink(tmp_path: Path) -> None:
+    site, target = tmp_path / "site", tmp_path / "elsewhere.toml"
+    site.mkdir()
+    os.symlink(target, site / "config.toml")  # dangling: points at nothing yet
+    done = run_cli(["init", str(site)], tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert not target.exists()  # nothing written through the link
+    assert (site / "config.toml").is_symlink()
+    assert (site / "articles" / "001_welcome.txt").exists()
+
+
+def test_invalid_utf8_on_the_command_line_is_refused_not_a_crash(sample: Path) -> None:
+    name = os.fsdecode(b"Caf\xe9")  # a Latin-1 terminal
+    done = run_cli(["subscribers", "add", "a@example.org", "--name", name], sample)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "not valid UTF-8" in done.stderr
+
+
+def test_json_log_fields_come_from_syndicate_not_from_file_names(sample: Path) -> None:
+    (sample / "articles" / "x event=forged level=critical sent=999.txt").write_text("")
+    done = run_cli(["--log-format", "json", "run", "--now", NOW.isoformat()], sample)
+    entries = [json.loads(line) for line in done.stderr.splitlines()]
+    (skipped,) = [e for e in entries if "x event=forged" in e["message"]]
+    assert skipped["event"] == "article-skipped" and skipped["level"] == "error"
+    assert "sent" not in skipped
+    assert not any(e.get("event") == "forged" for e in entries)
+
+
+def test_a_line_break_in_a_logged_value_cannot_start_a_log_line() -> None:
+    from syndicate.cli import TextFormatter
+
+    record = logging.LogRecord("syndicate", logging.ERROR, __file__, 1, "event=article-skipped %s",
+                               ("a.txt\n2026-01-01T00:00:00+0000 INFO event=forged\rx",), None)  # fmt: skip
+    lines = TextFormatter("%(levelname)s %(message)s").format(record).split("\n")
+    assert lines[0].startswith("ERROR event=article-skipped a.txt")
+    assert all(line.startswith("    ") for line in lines[1:]) and "\r" not in lines[1]

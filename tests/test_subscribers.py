@@ -198,3 +198,11 @@ def test_a_row_with_a_nul_byte_is_reported_by_line_and_skipped() -> None:
     )
     assert [p.email for p in parsed.people] == ["a@example.org", "c@example.org"]
     assert parsed.problems == ("f:3: holds a NUL or another control character",)
+
+
+def test_unsubscribe_of_an_address_not_on_the_list_says_so(sample: Path) -> None:
+    token = make_token(SECRET, "ghost@example.org")  # validly signed, but never subscribed
+    done = run_cli(["unsubscribe", token], sample, {"SYNDICATE_SECRET": SECRET})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "ghost@example.org is not on the subscriber list" in done.stderr
+    assert "unsubscribed:" not in done.stdout

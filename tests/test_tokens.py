@@ -131,3 +131,12 @@ def test_round_trip_property(secret: str, address: str) -> None:
 def test_arbitrary_strings_never_raise(token: str) -> None:
     result = verify_token(SECRET, token)
     assert result is None or isinstance(result, str)
+
+
+@pytest.mark.parametrize("junk", ["!", " ", "\x00", "é", "=", "+", "/", "..", "\n"])
+def test_junk_characters_inside_a_token_are_refused(junk: str) -> None:
+    token = make_token(SECRET, "reader@example.org")
+    encoded, signature = token.split(".")
+    for forged in (f"{encoded[:4]}{junk}{encoded[4:]}.{signature}",
+                   f"{encoded}.{signature[:4]}{junk}{signature[4:]}"):  # fmt: skip
+        assert verify_token(SECRET, forged) is None, repr(forged)

@@ -62,7 +62,8 @@ def unsubscribe(config: Config, token: str, now: datetime) -> str:
         address = verify_token(signing_key(config, store), token)
         if address is None:
             raise SubscriberError("refused: the unsubscribe token is forged, altered or malformed")
-        store.set_subscriber_status(address, "unsubscribed", now, "unsubscribed by link")
+        if not store.set_subscriber_status(address, "unsubscribed", now, "unsubscribed by link"):
+            raise SubscriberError(f"{address} is not on the subscriber list")
     return address
 
 
