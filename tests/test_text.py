@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import pytest
 from hypothesis import example, given, settings
@@ -236,3 +237,29 @@ def _reference(text: str, allowed_c0: str) -> str:
 def test_fast_paths_match_the_rule(text: str) -> None:
     assert xml_safe(text) == _reference(text, "\t\n\r")
     assert html_safe(text) == _reference(text, "\t\n\r\x0c")
+
+
+def test_only_real_link_attributes_are_made_absolute_in_feeds() -> None:
+    from syndicate.render.feedtext import absolute_html
+
+    base = "https://example.org/articles/a.html"
+    html = (
+        '<p>Write <code>&lt;img src="x.png"&gt;</code> or type src="y.png" href="z" here.</p>\n'
+        '<p><a href="/about">About</a> <img src="pic.png" alt="a src=&quot;q&quot;"></p>'
+    )
+    out = absolute_html(html, base)
+    assert 'type src="y.png" href="z" here' in out  # plain text: untouched
+    assert '&lt;img src="x.png"&gt;' in out
+    assert '<a href="https://example.org/about">' in out
+    assert '<img src="https://example.org/articles/pic.png"' in out
+
+
+def test_a_plain_text_article_that_looks_like_an_attribute_reaches_the_feed_unchanged() -> None:
+    from syndicate.ingest import ParseOptions
+    from syndicate.ingest.parse import parse_article
+    from syndicate.render.feedtext import absolute_html
+
+    article = parse_article('Title\n\nSet src="local.png" in the config.\n', "a.txt",
+                            ParseOptions(UTC, ()))  # fmt: skip
+    out = absolute_html(article.body_html, "https://example.org/")
+    assert 'src="local.png"' in out and "https://example.org/local.png" not in out

@@ -24,6 +24,7 @@ _BAD_CHARACTERS = re.compile("[\x80-\x9f\ufffd]")
 _LOOKS_LIKE_TAG = re.compile(r"<(?=[/A-Za-z!?])")
 _AMPERSAND_WORD = re.compile(r"&(#?\w+)")
 _LINK_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+_TAG = re.compile(r"<[A-Za-z][^<>]*>")  # a start tag: text has its `<` escaped, so never text
 
 
 def feed_safe(text: str) -> str:
@@ -53,13 +54,17 @@ def plain_as_html(text: str) -> str:
 
 
 def absolute_html(fragment: str, base: str) -> str:
-    """The HTML fragment with every `href` and `src` made absolute against `base`."""
+    """The HTML fragment with every `href` and `src` attribute made absolute against `base`
+    (attributes of tags only: text that reads `src="x"` stays as it is)."""
 
     def absolute(match: re.Match[str]) -> str:
         url = html.unescape(match[2]).strip()
         return match[1] + html.escape(urljoin(base, url)) + match[3]
 
+    def tag(match: re.Match[str]) -> str:
+        return _LINK_ATTRIBUTE.sub(absolute, match[0])
+
     fragment = feed_safe(fragment)
     if 'href="' not in fragment and 'src="' not in fragment:
         return fragment
-    return _LINK_ATTRIBUTE.sub(absolute, fragment)
+    return _TAG.sub(tag, fragment)
