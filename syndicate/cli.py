@@ -223,7 +223,7 @@ def _report(report: RunReport, say: Callable[[str], None]) -> int:
 
 
 def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
-    store = Store.open(config.paths.database)
+    store = Store.open_read_only(config.paths.database)
     try:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
         pings = len(hub.pending(store))

@@ -8,6 +8,8 @@ import email
 import email.policy
 import os
 import shutil
+import sqlite3
+import subprocess
 from pathlib import Path
 
 import feedparser
@@ -226,3 +228,50 @@ def test_an_id_over_the_column_limit_is_that_files_problem_only(sample: Path) ->
     done = run_cli(["run", "--now", NOW.isoformat()], sample)
     assert "long-id.txt:2: front matter 'id': 1025 characters, more than 1024" in done.stderr
     assert done.returncode == 1 and "6 new" in done.stdout
+
+
+COMMANDS = [["run"], ["run", "--dry-run"], ["preview"], ["digest"], ["send"], ["status"],
+            ["subscribers", "list"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", ["not a database", "junk pages", "abc", "-1", ""])
+def test_a_damaged_database_is_a_clear_error_from_every_command(sample: Path, damage: str) -> None:
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
+    db = sample / "state" / "syndicate.db"
+    if damage == "not a database":
+        db.write_text("hello, not a database\n")
+    elif damage == "junk pages":
+        with db.open("r+b") as handle:
+            handle.seek(100)
+            handle.write(b"\xde\xad" * 2000)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (damage,))
+    for command in COMMANDS:
+        done = run_cli([*command, "--now", NOW.isoformat()] if command[0] in ("run", "preview", "digest") else command, sample)  # fmt: skip
+        assert done.returncode == 2, (command, done.stderr)
+        assert "Traceback" not in done.stderr and "state database" in done.stderr, command
+
+
+def _read_only(paths: list[Path], on: bool) -> None:
+    """Make files and folders unwritable even for root (chattr +i: immutable), or writable."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], check=True)
+    else:
+        for path in paths:
+            path.chmod((0o555 if path.is_dir() else 0o444) if on else 0o755)
+
+
+def test_status_reads_a_database_it_may_not_write(sample: Path) -> None:
+    assert run_cli(["run", "--now", NOW.isoformat()], sample).returncode == 0
+    state = sample / "state"
+    locked = [*state.iterdir(), state]
+    _read_only(locked, on=True)
+    try:
+        refused = run_cli(["run", "--now", NOW.isoformat()], sample)  # it may not write
+        done = run_cli(["status"], sample)
+    finally:
+        _read_only(locked, on=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+    assert done.returncode == 0, done.stderr
+    assert "articles: 6" in done.stdout

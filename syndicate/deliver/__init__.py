@@ -334,8 +334,12 @@ def run_lock(path: Path) -> Iterator[bool]:
     Yields False (without waiting) if another process holds it. The lock is the OS's (flock):
     it dies with its process, so a killed run never blocks the next one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+b")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        raise DeliveryError(f"cannot open the run lock {path}: {exc.strerror or exc}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

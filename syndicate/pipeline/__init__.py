@@ -20,7 +20,7 @@ import jinja2
 
 from syndicate import deliver, ingest
 from syndicate.config import Config, sqlite_file
-from syndicate.errors import ConfigError
+from syndicate.errors import ConfigError, StoreError
 from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
@@ -179,8 +179,11 @@ def preview_config(config: Config, folder: Path) -> Config:
             "--dry-run and preview need an SQLite state database", key="paths.database"
         )
     if source.exists():
-        with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
-            src.backup(dst)
+        try:
+            with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+                src.backup(dst)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the state database {source}: {exc}") from None
     paths = dataclasses.replace(
         config.paths,
         output=folder / "feeds",

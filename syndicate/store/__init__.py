@@ -11,9 +11,11 @@ import contextlib
 import functools
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -40,6 +42,16 @@ from syndicate.store.schema import (
 )
 
 __all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
+
+
+def _schema_version(value: str | None) -> int:
+    """The stored schema version; anything but a plain number is damage, named as such."""
+    if value is None:
+        return 0
+    if not (value.isascii() and value.isdigit() and len(value) < 6):
+        raise StoreError(f"the state database is damaged: its schema version is {value[:40]!r} "
+                         "(restore a backup)")  # fmt: skip
+    return int(value)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -154,6 +166,26 @@ class Store(Ledger, People):
             raise StoreError(f"cannot open the state database {_redact(url)}: {exc}") from None
         return store
 
+    @classmethod
+    def open_read_only(cls, url: str) -> Store:
+        """`open`, or, for an SQLite file this process may not write (a read-only file or
+        folder), the file opened immutable: enough to read it (`status`), never to change it."""
+        try:
+            return cls.open(url)
+        except StoreError as exc:
+            file = sqlite_file(url)
+            denied = "readonly" in str(exc) or "unable to open" in str(exc)
+            if file is None or not file.is_file() or not denied:
+                raise
+        uri = f"file:{quote(str(file.absolute()))}?mode=ro&immutable=1"
+        store = cls(sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True)))
+        if _schema_version(store.get_meta("schema_version")) != SCHEMA_VERSION:
+            store.close()
+            raise StoreError(f"the state database {file} is read-only and needs an upgrade to "
+                             f"schema version {SCHEMA_VERSION}: run syndicate once with write "
+                             "access")  # fmt: skip
+        return store
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -212,8 +244,8 @@ class Store(Ledger, People):
                 md.create_all(conn)
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
-            version = int(
-                conn.scalar(sa.select(meta.c.value).where(meta.c.key == "schema_version")) or 0
+            version = _schema_version(
+                conn.scalar(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
             )
             if version > SCHEMA_VERSION:
                 raise StoreError(
