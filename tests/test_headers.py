@@ -143,3 +143,13 @@ def test_an_address_that_is_not_a_plain_token_is_refused() -> None:
 def test_runs_on_an_interpreter_without_the_cve_2024_6923_fix_or_with_it() -> None:
     """Records which interpreter ran the property tests (see the module docstring)."""
     assert sys.version_info >= (3, 11)
+
+
+def test_an_internationalised_sender_domain_is_written_in_punycode() -> None:
+    delivery = Delivery(DIGEST.id, "bob@example.com", "Bob", "pending")
+    raw = Skeleton.for_digest(SITE, DIGEST, "Uutiset <uutiset@esimerkkiä.fi>").build(
+        delivery, "https://example.org/u"
+    )
+    parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
+    assert parsed["From"].addresses[0].addr_spec == "uutiset@xn--esimerkki-32a.fi"
+    assert parsed["Message-ID"].endswith("@xn--esimerkki-32a.fi>")

@@ -20,7 +20,12 @@ from syndicate.text import slugify
 
 
 def sender_domain(sender: str) -> str:
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    """The From address's domain as ASCII (an internationalised one in punycode)."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    try:
+        return domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain  # refused by the header check, naming it
 
 
 def message_id(digest_id: str, email: str, domain: str) -> str:
@@ -85,6 +90,7 @@ class Skeleton:
     def for_digest(cls, site: Site, digest: Digest, sender: str) -> Skeleton:
         domain = sender_domain(sender)
         display, address = parseaddr(sender)
+        address = f"{address.rpartition('@')[0]}@{domain}"
         about = headers.unstructured("Subject", digest.subject)
         about += headers.token("Date", format_datetime(digest.created))
         list_id = headers.mailbox("List-Id", site.title, f"{slugify(site.title)}.{domain}")
