@@ -499,6 +499,24 @@ def test_message_id_is_per_digest_and_recipient(env: Any, digest: Digest) -> Non
     assert bob.endswith("@example.org>")
 
 
+def test_two_publications_mailing_one_reader_on_one_day_get_different_message_ids(
+    env: Any,
+) -> None:
+    """Two publications on one domain (so one Message-ID domain), both with a digest dated the
+    same day, mailing the same reader: receivers must not take one message for the other."""
+    gazette, courier = make_site(title="The Gazette"), make_site(title="The Courier")
+    ids = {}
+    for site in (gazette, courier):
+        digest = render(env, site=site)  # same digest id (the date) for both
+        raws = [message(digest, delivery("bob@example.com"), site=site) for _ in range(2)]
+        assert raws[0] == raws[1]  # a resend after a crash: the same bytes, the same id
+        ids[site.title] = parse(raws[0])["Message-ID"]
+        slug = site.title.lower().replace(" ", "-")
+        assert parse(raws[0])["List-Id"] == f"{site.title} <{slug}.example.org>"
+    assert ids["The Gazette"] != ids["The Courier"]
+    assert all(i.endswith("@example.org>") and DIGEST_ID in i for i in ids.values())
+
+
 def test_same_inputs_give_byte_identical_messages(env: Any, digest: Digest) -> None:
     first = message(digest)
     assert message(digest) == first

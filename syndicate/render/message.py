@@ -1,7 +1,8 @@
 """One recipient's MIME message, as bytes ready for SMTP or an `.eml` file.
 
-multipart/alternative (text/plain, then text/html), deterministic Message-ID and Date, and
-headers that cannot be broken by CR/LF in titles or names. Pure: no I/O, no clock.
+multipart/alternative (text/plain, then text/html), a deterministic Message-ID (per publication,
+digest and recipient) and Date, and headers that cannot be broken by CR/LF in titles or names.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -48,10 +49,17 @@ def sender_domain(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
-def message_id(digest_id: str, email: str, domain: str) -> str:
-    """The same (digest, recipient) always gets the same Message-ID, so a resend is detectable."""
-    digest = hashlib.sha256(f"{digest_id}\x00{email}".encode()).hexdigest()[:24]
-    return f"<{slugify(digest_id)}.{digest}@{domain}>"
+def list_id(site: Site, domain: str) -> str:
+    """The publication's List-Id (RFC 2919) identifier: `<title-slug>.<sender's domain>`."""
+    return f"{slugify(site.title)}.{domain}"
+
+
+def message_id(list_ident: str, digest_id: str, email: str, domain: str) -> str:
+    """The same (publication, digest, recipient) always gets the same Message-ID, so a resend
+    after a crash is detectable; two publications on one domain that mail one reader on the
+    same day (same digest id) get different ones, since the List-Id is in the hash."""
+    key = f"{list_ident}\x00{digest_id}\x00{email}"
+    return f"<{slugify(digest_id)}.{hashlib.sha256(key.encode()).hexdigest()[:24]}@{domain}>"
 
 
 def _header(name: str, value: object) -> bytes:
@@ -115,7 +123,8 @@ class Skeleton:
     mailto: str
     sender: bytes  # the From header
     about: bytes  # Subject and Date
-    list_id: bytes
+    list_ident: str  # the List-Id identifier, part of every Message-ID's hash
+    list_id: bytes  # the List-Id header
     text: Chunks  # the bodies, encoded once (see `_chunks`)
     html: Chunks
 
@@ -124,17 +133,18 @@ class Skeleton:
         domain = sender_domain(sender)
         about = _header("Subject", one_line(digest.subject))
         about += _header("Date", format_datetime(digest.created))
-        list_id = formataddr((one_line(site.title), f"{slugify(site.title)}.{domain}"))
+        ident = list_id(site, domain)
         return cls(
             digest, domain, f"mailto:{parseaddr(sender)[1]}?subject=unsubscribe",
-            _header("From", one_line(sender)), about, _header("List-Id", list_id),
+            _header("From", one_line(sender)), about, ident,
+            _header("List-Id", formataddr((one_line(site.title), ident))),
             _chunks(digest.text, digest.marker), _chunks(digest.html, digest.marker),
         )  # fmt: skip
 
     def build(self, delivery: Delivery, unsubscribe_url: str) -> bytes:
         values = {"email": delivery.email, "unsubscribe_url": unsubscribe_url}
         marker = self.digest.marker
-        mid = message_id(self.digest.id, delivery.email, self.domain)
+        mid = message_id(self.list_ident, self.digest.id, delivery.email, self.domain)
         boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
         head = b"".join((
             self.sender,
