@@ -221,6 +221,13 @@ def normalise_email(address: str, key: str = "email") -> str:
     return str(info.ascii_email or info.normalized)  # an internationalised domain as punycode
 
 
+def address_key(address: str) -> str:
+    """One subscriber per key: the whole address with its case ignored, as every mailbox
+    provider reads it. The store compares with SQL's lower(), which agrees on the ASCII
+    addresses `normalise_email` returns."""
+    return address.lower()
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of an SQLite database URL (`sqlite:///path`), or None for any other database
     (PostgreSQL, or SQLite in memory)."""

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from syndicate.config import normalise_email
+from syndicate.config import address_key, normalise_email
 from syndicate.errors import ConfigError, SyndicateError
 from syndicate.models import Subscriber
 
@@ -21,7 +21,8 @@ COLUMNS = ("email", "name")
 
 @dataclass(frozen=True)
 class Parsed:
-    """An import file's good rows (first occurrence of each address) and its problems."""
+    """An import file's good rows (first occurrence of each address, case ignored) and its
+    problems."""
 
     people: tuple[Subscriber, ...]
     problems: tuple[str, ...]
@@ -63,10 +64,10 @@ def parse_csv(text: str, source: str) -> Parsed:
         except ConfigError as exc:
             problems.append(str(exc))
             continue
-        if person.email in people:
+        if address_key(person.email) in people:  # also in another case: one reader
             duplicates += 1
         else:
-            people[person.email] = person
+            people[address_key(person.email)] = person
     return Parsed(tuple(people.values()), tuple(problems), duplicates)
 
 
