@@ -2,7 +2,8 @@
 
 The only module that prints. Each command is a thin wrapper around `syndicate.pipeline`;
 exit codes: 0 success (or skipped because another run holds the lock), 1 done but some items
-failed, 2 usage or configuration error with nothing done.
+failed (or published, but no mail could be sent), 2 usage or configuration error with nothing
+done.
 """
 
 from __future__ import annotations
@@ -176,7 +177,16 @@ def _report(report: RunReport, say: Callable[[str], None]) -> int:
     if report.problems:
         parts.append(f"{len(report.problems)} articles skipped")
     say("syndicate: " + ", ".join(parts))
-    return EXIT_OK if report.ok else EXIT_PARTIAL
+    if report.undelivered:  # one line saying why, even with -q: cron mails it
+        print(f"syndicate: error: {_undelivered(report)}", file=sys.stderr)
+    return report.exit_code
+
+
+def _undelivered(report: RunReport) -> str:
+    if not report.did_something:
+        return report.undelivered
+    done = f"digest {report.digest_id} frozen, feeds published" if report.digest_id else "published"
+    return f"{done}, but no mail sent (it waits for the next run): {report.undelivered}"
 
 
 def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:

@@ -122,7 +122,24 @@ class RunReport:
     digest_id: str | None = None
     sent: int = 0
     failed: tuple[str, ...] = field(default=())
+    undelivered: str = ""  # why no mail could be sent at all (a missing key), after publishing
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failed
+        return not self.problems and not self.failed and not self.undelivered
+
+    @property
+    def did_something(self) -> bool:
+        """Whether the pass changed anything: articles, files, a digest, a message."""
+        return bool(
+            self.new or self.changed or self.removed or self.files_written
+            or self.files_removed or self.digest_id or self.sent or self.failed
+        )  # fmt: skip
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done (or skipped: another run holds the lock); 1 done, but some items failed or
+        no mail could be sent; 2 nothing done, because no mail can be sent (a missing setting)."""
+        if self.undelivered and not self.did_something:
+            return 2
+        return 0 if self.ok else 1

@@ -166,7 +166,7 @@ def test_send_after_a_crash_never_resends_a_sent_message(sample: Path) -> None:
 def test_smtp_without_the_secret_is_a_clear_error(sample: Path) -> None:
     smtp_site(sample, free_port())
     done = run_cli(["run", "--now", NOW.isoformat()], sample, env={"SYNDICATE_SECRET": ""})
-    assert done.returncode == 2
+    assert done.returncode == 1  # published and froze the digest, but could send nothing
     assert "SYNDICATE_SECRET" in done.stderr and "email.secret_env" in done.stderr
 
 

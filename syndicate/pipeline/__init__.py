@@ -69,7 +69,7 @@ def run_once(
         if store is None:
             return RunReport(skipped_locked=True)
         report = _run(config, store, now, force_digest, progress, ping_hub, clock)
-        store.record_run(now, now, 0 if report.ok else 1, _summary(report))
+        store.record_run(now, now, report.exit_code, _summary(report))
         return report
 
 
@@ -109,7 +109,7 @@ def _summary(report: RunReport) -> str:
         f"new={report.new} changed={report.changed} removed={report.removed} "
         f"problems={len(report.problems)} digest={report.digest_id or '-'} "
         f"sent={report.sent} failed={len(report.failed)}"
-    )
+    ) + (" mail=impossible" if report.undelivered else "")
 
 
 def _run(
@@ -133,7 +133,12 @@ def _run(
     result = build(config, store, env, snapshot, progress)
     if ping_hub:
         announce(config, store, result.written)
-    sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+    sent, failed, undelivered = 0, list[str](), ""
+    try:
+        sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+    except ConfigError as exc:  # e.g. no signing key: what is published stays published
+        undelivered = str(exc)
+        log.info("event=delivery-impossible error=%s", exc)  # the CLI and scheduler say it
     return RunReport(
         new=changes.new,
         changed=changes.changed,
@@ -147,6 +152,7 @@ def _run(
         digest_id=digest_id,
         sent=sent,
         failed=tuple(failed),
+        undelivered=undelivered,
     )
 
 

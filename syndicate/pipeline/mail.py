@@ -36,14 +36,16 @@ MAX_CLAIM = 32  # the most messages one worker claims at once
 
 
 def signing_key(config: Config, store: Store) -> str:
-    """The key that signs unsubscribe tokens: from the environment, or (file delivery only) a
-    random key kept in the state database so that local trials work out of the box."""
+    """The key that signs unsubscribe tokens: from `[email] secret_file` or the environment, or
+    (file delivery only) a random key kept in the state database so that local trials work out
+    of the box."""
     if config.email.secret:
         return config.email.secret
     if config.email.delivery == "smtp":
         raise ConfigError(
-            f"environment variable {config.email.secret_env} must hold the key that signs "
-            "unsubscribe links before mail is sent",
+            f"no key to sign unsubscribe links: name a file holding it in [email] secret_file "
+            f"(readable by its owner only: what cron needs) or set the environment variable "
+            f"{config.email.secret_env}",
             key="email.secret_env",
         )
     stored = store.get_meta("local_secret")
