@@ -241,17 +241,14 @@ def sqlite_file(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///"))
 
 
-def _secret(
-    env: Mapping[str, str], variable: str, file: str, root: Path, section: str
-) -> str | None:
-    """A secret from its environment variable or its file (a path relative to `root`). Set
-    both, and they must hold the same secret: two runs (a shell, cron) that signed with two
-    keys would mail links that the other cannot verify."""
+def _secret(env: Mapping[str, str], variable: str, file: str, key: str) -> str | None:
+    """A secret from its environment variable or its file (config key `key`). Set both, and
+    they must hold the same secret: two runs (a shell, cron) that signed with two keys would
+    mail links that the other cannot verify."""
     from_env = env.get(variable) or None
     if not file:
         return from_env
-    key = f"{section}.{'secret' if section == 'email' else 'password'}_file"
-    from_file = read_secret_file(root / file, key)
+    from_file = read_secret_file(Path(file), key)
     if from_env is not None and from_env != from_file:
         raise ConfigError(
             f"the file and the environment variable {variable} hold different secrets: "
@@ -276,18 +273,20 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         database=db,
     )
     host = urlsplit(cfg.site.url).hostname or "localhost"
+    secret_file = str(root / cfg.email.secret_file) if cfg.email.secret_file else ""
+    password_file = str(root / cfg.smtp.password_file) if cfg.smtp.password_file else ""
     email = dataclasses.replace(
         cfg.email,
         sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
         unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
-        secret=_secret(env, cfg.email.secret_env, cfg.email.secret_file, root, "email"),
-        secret_file=str(root / cfg.email.secret_file) if cfg.email.secret_file else "",
+        secret=_secret(env, cfg.email.secret_env, secret_file, "email.secret_file"),
+        secret_file=secret_file,
         dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
     )
     smtp = dataclasses.replace(
         cfg.smtp,
-        password=_secret(env, cfg.smtp.password_env, cfg.smtp.password_file, root, "smtp"),
-        password_file=str(root / cfg.smtp.password_file) if cfg.smtp.password_file else "",
+        password=_secret(env, cfg.smtp.password_env, password_file, "smtp.password_file"),
+        password_file=password_file,
         ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
     )
     return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
