@@ -121,8 +121,11 @@ class RunReport:
     files_removed: tuple[str, ...] = ()
     digest_id: str | None = None
     sent: int = 0
-    failed: tuple[str, ...] = field(default=())
+    failed: tuple[str, ...] = field(default=())  # final: never retried
+    deferred: tuple[str, ...] = ()  # left pending for a later run (4xx, server unreachable)
+    held: int = 0  # due, but claimed by other senders whose leases hold them
+    held_until: datetime | None = None  # the latest of those leases
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failed
+        return not self.problems and not self.failed and not self.deferred

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -26,7 +27,7 @@ from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
-from syndicate.pipeline.mail import Clock, deliver_pending
+from syndicate.pipeline.mail import Clock, Outcome, deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
@@ -108,7 +109,8 @@ def _summary(report: RunReport) -> str:
     return (
         f"new={report.new} changed={report.changed} removed={report.removed} "
         f"problems={len(report.problems)} digest={report.digest_id or '-'} "
-        f"sent={report.sent} failed={len(report.failed)}"
+        f"sent={report.sent} deferred={len(report.deferred)} failed={len(report.failed)} "
+        f"held={report.held}"
     )
 
 
@@ -133,7 +135,7 @@ def _run(
     result = build(config, store, env, snapshot, progress)
     if ping_hub:
         announce(config, store, result.written)
-    sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+    mail = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
     return RunReport(
         new=changes.new,
         changed=changes.changed,
@@ -145,9 +147,16 @@ def _run(
         files_written=result.written,
         files_removed=result.removed,
         digest_id=digest_id,
-        sent=sent,
-        failed=tuple(failed),
+        **_mail_fields(mail),
     )
+
+
+def _mail_fields(mail: Outcome) -> dict[str, Any]:
+    """The RunReport fields of a sending pass."""
+    return {
+        "sent": mail.sent, "failed": mail.failed, "deferred": mail.deferred,
+        "held": mail.held.messages, "held_until": mail.held.until,
+    }  # fmt: skip
 
 
 def send(
@@ -163,8 +172,7 @@ def send(
         def site() -> Site:  # a sender needs no article bodies
             return site_for(config, ctas=store.ctas())
 
-        sent, failed = deliver_pending(config, store, site, now, clock, progress)
-        return RunReport(sent=sent, failed=tuple(failed))
+        return RunReport(**_mail_fields(deliver_pending(config, store, site, now, clock, progress)))
     finally:
         store.close()
 

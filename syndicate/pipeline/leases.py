@@ -1,0 +1,185 @@
+"""Who holds which message: the names of this process's sending workers, the heartbeat that
+keeps their claims alive, the same-host check that hands a dead process's claims back at once,
+and the account of waiting work that `status` and a run's summary give.
+
+A claim is `sending` with a lease (`[smtp] lease`). A live worker's heartbeat renews its leases
+every third of the lifetime, so they never run out while it works; a worker that dies stops
+renewing and its claims return to the pool within one lifetime, or at once when a run on the
+same host sees that the process is gone. The heartbeat is not what prevents duplicates (a
+starved thread may beat late): each message is confirmed in the database right before it is
+handed over (`Store.confirm`). Holds no SQL and no SMTP; the wall clock comes in as `clock`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from syndicate.errors import StoreError
+from syndicate.store import Store
+from syndicate.store.ledger import Backlog, Claim
+
+log = logging.getLogger("syndicate")
+Clock = Callable[[], datetime]
+_serial = itertools.count(1)  # thread idents are reused; worker names must not be
+
+
+def worker_name() -> str:
+    """A new worker name, `host/pid/thread`: unique while this process lives."""
+    return f"{socket.gethostname()}/{os.getpid()}/t{next(_serial)}"
+
+
+def gone(worker: str) -> bool:
+    """True only when `worker` ran on this host and its process no longer exists (or is a
+    zombie). A worker on another host, or one whose process still exists, is not gone: its
+    lease decides. (A recycled pid only makes us wait for the lease: the safe side.)"""
+    host, _, rest = worker.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid in (0, os.getpid()):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it exists
+        return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(pid, 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()
+    return bool(fields) and fields[0] == "Z"
+
+
+def free_dead_claims(store: Store) -> int:
+    """Hand the claims of this host's dead processes back to the pool at once."""
+    dead = [claim for claim in store.claims() if gone(claim.worker)]
+    freed = store.free_claims([claim.worker for claim in dead])
+    if freed:
+        log.warning(
+            "event=claims-freed messages=%d workers=%s reason=process-gone",
+            freed, ",".join(claim.worker for claim in dead),
+        )  # fmt: skip
+    return freed
+
+
+class Heartbeat:
+    """A thread that renews the leases of the named workers every third of `lease` until the
+    block ends. Workers join with `add` when they start and leave with `discard`."""
+
+    def __init__(self, store: Store, lease: timedelta, clock: Clock) -> None:
+        self.store, self.lease, self.clock = store, lease, clock
+        self.workers: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="syndicate-heartbeat", daemon=True)
+
+    def add(self, worker: str) -> None:
+        with self._lock:
+            self.workers.add(worker)
+
+    def discard(self, worker: str) -> None:
+        with self._lock:
+            self.workers.discard(worker)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while not self._stop.wait(interval):
+            with self._lock:
+                workers = list(self.workers)
+            try:
+                self.store.renew(workers, self.clock() + self.lease)
+            except StoreError as exc:  # confirm-before-send still guards every message
+                log.warning("event=heartbeat-failed workers=%d error=%s", len(workers), exc)
+
+
+@dataclass(frozen=True)
+class Held:
+    """Messages other workers hold under a lease that has not run out: not ours to send."""
+
+    messages: int = 0
+    until: datetime | None = None
+
+    @staticmethod
+    def elsewhere(claims: Iterable[Claim], mine: Iterable[str], clock: datetime) -> Held:
+        ours = set(mine)
+        held = [c for c in claims if c.worker not in ours and _holding(c, clock)]
+        ends = [c.lease_until for c in held if c.lease_until]
+        return Held(sum(c.messages for c in held), max(ends, default=None))
+
+
+def _holding(claim: Claim, clock: datetime) -> bool:
+    """The claim keeps its messages from everyone else: its lease holds, its process is not
+    known to be gone."""
+    return bool(claim.lease_until and claim.lease_until > clock) and not gone(claim.worker)
+
+
+def _claim_line(claim: Claim, clock: datetime) -> str:
+    until = claim.lease_until.isoformat() if claim.lease_until else "-"
+    if gone(claim.worker):
+        why = "its process is gone: the next run or send takes them over at once"
+    elif claim.lease_until is None or claim.lease_until <= clock:
+        why = "its lease ran out: the next run or send takes them over"
+    elif claim.worker.partition("/")[0] == socket.gethostname():
+        why = "its process is running on this host and renews the lease while it sends"
+    else:
+        why = "a sender on another host: if it died, they return to the pool when the lease ends"
+    return f"deliveries claimed: {claim.messages} by {claim.worker}, lease until {until} ({why})"
+
+
+def explain(store: Store, now: datetime, clock: datetime) -> list[str]:
+    """Lines for `syndicate status`: what waits to be delivered, and why it is not sent now."""
+    backlog = store.backlog(now)
+    lines = [f"deliveries due now: {backlog.due}"]
+    if backlog.retries:
+        first = backlog.next_retry.isoformat() if backlog.next_retry else "-"
+        lines.append(f"deliveries waiting to retry: {backlog.retries}, the first at {first}")
+    lines += [_claim_line(claim, clock) for claim in backlog.claims]
+    lines.append(f"delivery: {_why(backlog, clock)}")
+    if backlog.last_error and (backlog.due or backlog.retries):
+        lines.append(f"last delivery error: {backlog.last_error}")
+    return lines
+
+
+def _why(backlog: Backlog, clock: datetime) -> str:
+    """One sentence: what the next run will do with the waiting messages."""
+    if backlog.due:
+        return f"{backlog.due} messages are due: the next run or send delivers them"
+    held = Held.elsewhere(backlog.claims, (), clock)
+    takeable = sum(c.messages for c in backlog.claims) - held.messages
+    parts = []
+    if held.messages and held.until:
+        parts.append(f"{held.messages} claimed by other senders until {held.until.isoformat()}")
+    if takeable:
+        parts.append(f"{takeable} claimed by senders that are gone, taken over by the next run")
+    if backlog.retries:
+        parts.append(f"{backlog.retries} wait for their retry time")
+    if not parts:
+        return "nothing waits: every message is sent or has failed for good"
+    return "nothing is due now: " + "; ".join(parts)
