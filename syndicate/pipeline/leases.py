@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,50 +33,84 @@ _serial = itertools.count(1)  # thread idents are reused; worker names must not 
 
 
 def worker_name() -> str:
-    """A new worker name, `host/pid/thread`: unique while this process lives."""
-    return f"{socket.gethostname()}/{os.getpid()}/t{next(_serial)}"
+    """A new worker name, `host/pid/thread`: unique while this process lives. The thread part
+    carries the process's start time (`t3@123456`, clock ticks since boot, where /proc tells
+    it), so that a recycled pid is not mistaken for the worker's own process."""
+    start = _started(os.getpid())
+    return f"{socket.gethostname()}/{os.getpid()}/t{next(_serial)}{'@' + start if start else ''}"
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat from the state field on ([] where /proc cannot tell)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _started(pid: int) -> str:
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _local(worker: str) -> tuple[int, str] | None:
+    """(pid, start time or "") of a worker named on this host, None for another host's."""
+    host, _, rest = worker.partition("/")
+    pid_text, _, thread = rest.partition("/")
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == 0:
+        return None
+    return int(pid_text), thread.partition("@")[2]
 
 
 def gone(worker: str) -> bool:
-    """True only when `worker` ran on this host and its process no longer exists (or is a
-    zombie). A worker on another host, or one whose process still exists, is not gone: its
-    lease decides. (A recycled pid only makes us wait for the lease: the safe side.)"""
-    host, _, rest = worker.partition("/")
-    pid_text = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    """True only when `worker` ran on this host and its process no longer exists: no such
+    pid, a zombie, or a pid recycled by a process that started later. A worker on another
+    host is never known to be gone: its lease decides."""
+    local = _local(worker)
+    if local is None or local[0] == os.getpid():
         return False
-    pid = int(pid_text)
-    if pid in (0, os.getpid()):
-        return False
+    pid, start = local
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except PermissionError:  # another user's process: it exists
+    except PermissionError:  # another user's process: it exists; /proc still tells its start
+        pass
+    fields = _stat(pid)
+    return bool(fields) and (fields[0] == "Z" or (bool(start) and _started(pid) != start))
+
+
+def alive_here(worker: str, active: Collection[str]) -> bool:
+    """`worker` is known to be alive: its process runs on this host (for this process: it is
+    one of the `active` workers). Its claims are never taken over, whatever its lease says:
+    its heartbeat may be late on a busy machine, but it will still send what it confirmed."""
+    local = _local(worker)
+    if local is None:
         return False
-    return _zombie(pid)
+    return worker in active if local[0] == os.getpid() else not gone(worker)
 
 
-def _zombie(pid: int) -> bool:
-    """A killed process its parent has not reaped yet still answers kill(pid, 0)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat.rpartition(")")[2].split()
-    return bool(fields) and fields[0] == "Z"
-
-
-def free_dead_claims(store: Store) -> int:
+def free_dead_claims(store: Store, claims: Iterable[Claim] | None = None) -> int:
     """Hand the claims of this host's dead processes back to the pool at once."""
-    dead = [claim for claim in store.claims() if gone(claim.worker)]
-    freed = store.free_claims([claim.worker for claim in dead])
+    claims = store.claims() if claims is None else claims
+    dead = [c.worker for c in claims if c.lease_until is not None and gone(c.worker)]
+    freed = store.free_claims(dead)
     if freed:
         log.warning(
             "event=claims-freed messages=%d workers=%s reason=process-gone",
-            freed, ",".join(claim.worker for claim in dead),
+            freed, ",".join(dead),
         )  # fmt: skip
     return freed
+
+
+def protected(store: Store, active: Collection[str]) -> list[str]:
+    """Before a claim: free the claims of this host's dead processes, and name the workers
+    whose claims must not be taken over (alive on this host)."""
+    claims = store.claims()
+    dead = [c for c in claims if c.lease_until is not None and gone(c.worker)]
+    if dead:
+        free_dead_claims(store, dead)
+    return [c.worker for c in claims if alive_here(c.worker, active)]
 
 
 class Heartbeat:
@@ -98,6 +132,10 @@ class Heartbeat:
         with self._lock:
             self.workers.discard(worker)
 
+    def active(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self.workers)
+
     def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
@@ -111,8 +149,7 @@ class Heartbeat:
     def _beat(self) -> None:
         interval = self.lease.total_seconds() / 3
         while not self._stop.wait(interval):
-            with self._lock:
-                workers = list(self.workers)
+            workers = self.active()
             try:
                 self.store.renew(workers, self.clock() + self.lease)
             except StoreError as exc:  # confirm-before-send still guards every message
@@ -135,8 +172,10 @@ class Held:
 
 
 def _holding(claim: Claim, clock: datetime) -> bool:
-    """The claim keeps its messages from everyone else: its lease holds, its process is not
-    known to be gone."""
+    """The claim keeps its messages from everyone else: its process runs on this host, or its
+    lease holds and its process is not known to be gone."""
+    if alive_here(claim.worker, ()):
+        return True
     return bool(claim.lease_until and claim.lease_until > clock) and not gone(claim.worker)
 
 
@@ -144,10 +183,10 @@ def _claim_line(claim: Claim, clock: datetime) -> str:
     until = claim.lease_until.isoformat() if claim.lease_until else "-"
     if gone(claim.worker):
         why = "its process is gone: the next run or send takes them over at once"
+    elif alive_here(claim.worker, ()):
+        why = "its process is running on this host: they stay its own while it sends"
     elif claim.lease_until is None or claim.lease_until <= clock:
         why = "its lease ran out: the next run or send takes them over"
-    elif claim.worker.partition("/")[0] == socket.gethostname():
-        why = "its process is running on this host and renews the lease while it sends"
     else:
         why = "a sender on another host: if it died, they return to the pool when the lease ends"
     return f"deliveries claimed: {claim.messages} by {claim.worker}, lease until {until} ({why})"

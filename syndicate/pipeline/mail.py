@@ -25,7 +25,7 @@ from syndicate import deliver
 from syndicate.config import Config
 from syndicate.errors import ConfigError, DeliveryError, StoreError
 from syndicate.models import Delivery, Progress, no_progress
-from syndicate.pipeline.leases import Heartbeat, Held, free_dead_claims, worker_name
+from syndicate.pipeline.leases import Heartbeat, Held, free_dead_claims, protected, worker_name
 from syndicate.render.common import Site
 from syndicate.render.dkim import DkimKey, sign
 from syndicate.render.message import Skeleton, sender_domain
@@ -144,8 +144,11 @@ class _Batch:
 
     def claim(self, worker: str) -> list[Delivery]:
         with self.ledger:
+            keep = protected(self.store, self.heartbeat.active())
             clock = self.clock()
-            return self.store.claim(worker, self.now, clock, clock + self.lease, self.claim_size)
+            return self.store.claim(
+                worker, self.now, clock, clock + self.lease, self.claim_size, keep
+            )
 
     def give_back(self, claimed: list[Delivery], worker: str) -> None:
         """Claimed but never attempted (the batch stopped): pending again at once, rather than

@@ -66,7 +66,13 @@ class Ledger:
             return {str(row[0]): int(row[1]) for row in conn.execute(query, {"b_now": now})}
 
     def claim(
-        self, worker: str, now: datetime, clock: datetime, lease_until: datetime, limit: int = 1
+        self,
+        worker: str,
+        now: datetime,
+        clock: datetime,
+        lease_until: datetime,
+        limit: int = 1,
+        protected: Collection[str] = (),
     ) -> list[Delivery]:
         """Take up to `limit` messages due for `worker` (fewer, or none, when fewer are due).
 
@@ -75,10 +81,14 @@ class Ledger:
         attempt and are leased to `worker` until `lease_until`, in one committed statement.
         Workers in other threads, processes or machines never get the same row: PostgreSQL
         skips rows another claim has locked (FOR UPDATE SKIP LOCKED); SQLite has one writer,
-        and the UPDATE re-checks that each row is still due. Hand back what is not attempted
-        with `release`.
+        and the UPDATE re-checks that each row is still due. The claims of the `protected`
+        workers (known to be alive) are never taken over, whatever their lease says. Hand back
+        what is not attempted with `release`.
         """
-        values = {"b_now": now, "b_clock": clock, "b_worker": worker, "b_lease": lease_until}
+        values = {
+            "b_now": now, "b_clock": clock, "b_worker": worker, "b_lease": lease_until,
+            "b_protected": list(protected),
+        }  # fmt: skip
         with self._tx(single=True) as conn:
             rows = conn.execute(_CLAIM, {**values, "b_limit": limit}).all()
         claimed = [
@@ -238,10 +248,12 @@ _PENDING_DUE = (_C.status == "pending") & (
 # every pending one too
 _OPEN = _PENDING_DUE | (_C.status == "sending")
 _OPEN_ANY_TIME = _C.status.in_(("pending", "sending"))
-# what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out
+# what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out,
+# unless that worker is known to be alive (`protected`: its process runs on this host)
 _DUE = _PENDING_DUE | (
     (_C.status == "sending")
     & (_C.lease_until.is_(None) | (_C.lease_until <= _bind("b_clock", _C.updated)))
+    & (_C.worker.is_(None) | _C.worker.not_in(sa.bindparam("b_protected", expanding=True)))
 )
 _PICK = (
     sa.select(_C.digest_id, _C.email)
@@ -281,7 +293,7 @@ _MARK = (
 _CLAIM_ONE = _MARK.where(_C.status.in_(("pending", "sending")))  # not one cancelled meanwhile
 _HELD_BY = (_C.status == "sending") & _C.worker.in_(sa.bindparam("b_workers", expanding=True))
 _RENEW = deliveries.update().where(_HELD_BY).values(lease_until=_bind("b_lease", _C.lease_until))
-_FREE = deliveries.update().where(_HELD_BY).values(lease_until=None)
+_FREE = deliveries.update().where(_HELD_BY & _C.lease_until.is_not(None)).values(lease_until=None)
 _CONFIRM = (
     deliveries.update()
     .where(_KEY & (_C.status == "sending") & (_C.worker == _bind("b_worker", _C.worker)))
