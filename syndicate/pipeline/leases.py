@@ -192,6 +192,19 @@ def _claim_line(claim: Claim, clock: datetime) -> str:
     return f"deliveries claimed: {claim.messages} by {claim.worker}, lease until {until} ({why})"
 
 
+def by_process(claims: Iterable[Claim]) -> list[Claim]:
+    """Claims summed per process (`host/pid`, its threads together), latest lease kept."""
+    merged: dict[str, Claim] = {}
+    for claim in claims:
+        key = claim.worker.rpartition("/")[0] or claim.worker
+        if key in merged:
+            before = merged[key]
+            ends = [t for t in (before.lease_until, claim.lease_until) if t is not None]
+            claim = Claim(before.worker, before.messages + claim.messages, max(ends, default=None))
+        merged[key] = claim
+    return list(merged.values())
+
+
 def explain(store: Store, now: datetime, clock: datetime) -> list[str]:
     """Lines for `syndicate status`: what waits to be delivered, and why it is not sent now."""
     backlog = store.backlog(now)
@@ -199,7 +212,7 @@ def explain(store: Store, now: datetime, clock: datetime) -> list[str]:
     if backlog.retries:
         first = backlog.next_retry.isoformat() if backlog.next_retry else "-"
         lines.append(f"deliveries waiting to retry: {backlog.retries}, the first at {first}")
-    lines += [_claim_line(claim, clock) for claim in backlog.claims]
+    lines += [_claim_line(claim, clock) for claim in by_process(backlog.claims)]
     lines.append(f"delivery: {_why(backlog, clock)}")
     if backlog.last_error and (backlog.due or backlog.retries):
         lines.append(f"last delivery error: {backlog.last_error}")
@@ -208,11 +221,11 @@ def explain(store: Store, now: datetime, clock: datetime) -> list[str]:
 
 def _why(backlog: Backlog, clock: datetime) -> str:
     """One sentence: what the next run will do with the waiting messages."""
-    if backlog.due:
-        return f"{backlog.due} messages are due: the next run or send delivers them"
     held = Held.elsewhere(backlog.claims, (), clock)
     takeable = sum(c.messages for c in backlog.claims) - held.messages
     parts = []
+    if backlog.due:
+        parts.append(f"{backlog.due} due, sent by the next run or send")
     if held.messages and held.until:
         parts.append(f"{held.messages} claimed by other senders until {held.until.isoformat()}")
     if takeable:
@@ -221,4 +234,4 @@ def _why(backlog: Backlog, clock: datetime) -> str:
         parts.append(f"{backlog.retries} wait for their retry time")
     if not parts:
         return "nothing waits: every message is sent or has failed for good"
-    return "nothing is due now: " + "; ".join(parts)
+    return ("" if backlog.due else "nothing is due now: ") + "; ".join(parts)
