@@ -3,11 +3,13 @@ keeps their claims alive, the same-host check that hands a dead process's claims
 and the account of waiting work that `status` and a run's summary give.
 
 A claim is `sending` with a lease (`[smtp] lease`). A live worker's heartbeat renews its leases
-every third of the lifetime, so they never run out while it works; a worker that dies stops
-renewing and its claims return to the pool within one lifetime, or at once when a run on the
-same host sees that the process is gone. The heartbeat is not what prevents duplicates (a
-starved thread may beat late): each message is confirmed in the database right before it is
-handed over (`Store.confirm`). Holds no SQL and no SMTP; the wall clock comes in as `clock`.
+every third of the lifetime, so they do not run out while it works; a worker that dies stops
+renewing and its claims return to the pool within one lifetime. On one host the kernel knows
+better than a lease: the claims of a process that still runs here are never taken over (a
+starved heartbeat on a busy machine cannot cost it a message it is handing over), and those of
+a process that is gone are taken at once. Each message is also confirmed in the database right
+before the hand-over (`Store.confirm`), so a worker never sends a message it lost. Holds no SQL
+and no SMTP; the wall clock comes in as `clock`.
 """
 
 from __future__ import annotations
