@@ -24,7 +24,7 @@ from syndicate import __version__, pipeline, schedule
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
 from syndicate.models import Progress, RunReport, no_progress
-from syndicate.pipeline import hub, people
+from syndicate.pipeline import hub, leases, people
 from syndicate.scaffold import scaffold
 from syndicate.store import Store
 
@@ -172,8 +172,12 @@ def _report(report: RunReport, say: Callable[[str], None]) -> int:
     if report.digest_id:
         parts.append(f"digest {report.digest_id} frozen")
     parts.append(f"{report.sent} sent")
+    if report.deferred:
+        parts.append(f"{len(report.deferred)} deferred (retried by a later run)")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
+    if report.held and report.held_until:
+        parts.append(f"{report.held} held by other senders until {report.held_until.isoformat()}")
     if report.problems:
         parts.append(f"{len(report.problems)} articles skipped")
     say("syndicate: " + ", ".join(parts))
@@ -194,10 +198,11 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
     try:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
         pings = len(hub.pending(store))
+        waiting = leases.explain(store, now, _wall_clock())
     finally:
         store.close()
-    for key, value in figures.items():
-        say(f"{key}: {value}")
+    for line in [f"{key}: {value}" for key, value in figures.items()] + waiting:
+        say(line)
     if config.feeds.hub:
         say(f"websub pings pending: {pings} (retried on the next run)")
     if last_run:

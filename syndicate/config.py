@@ -104,7 +104,7 @@ class SmtpConfig:
     timeout: float = 30
     max_attempts: int = 5
     retry_after: float = 300
-    lease: float = 600  # seconds a claimed message belongs to its worker (longer than one send)
+    lease: float = 30  # seconds a dead worker's claims stay its own (live ones renew theirs)
     ca_file: str = ""
     password: str | None = field(default=None, repr=False)  # from password_env or _file
 

@@ -121,19 +121,22 @@ class RunReport:
     files_removed: tuple[str, ...] = ()
     digest_id: str | None = None
     sent: int = 0
-    failed: tuple[str, ...] = field(default=())
+    failed: tuple[str, ...] = field(default=())  # final: never retried
+    deferred: tuple[str, ...] = ()  # left pending for a later run (4xx, server unreachable)
+    held: int = 0  # due, but claimed by other senders whose leases hold them
+    held_until: datetime | None = None  # the latest of those leases
     undelivered: str = ""  # why no mail could be sent at all (a missing key), after publishing
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failed and not self.undelivered
+        return not (self.problems or self.failed or self.deferred or self.undelivered)
 
     @property
     def did_something(self) -> bool:
         """Whether the pass changed anything: articles, files, a digest, a message."""
         return bool(
             self.new or self.changed or self.removed or self.files_written
-            or self.files_removed or self.digest_id or self.sent or self.failed
+            or self.files_removed or self.digest_id or self.sent or self.failed or self.deferred
         )  # fmt: skip
 
     @property

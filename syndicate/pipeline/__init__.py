@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -26,7 +27,7 @@ from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
-from syndicate.pipeline.mail import Clock, deliver_pending
+from syndicate.pipeline.mail import Clock, Outcome, deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
@@ -108,7 +109,8 @@ def _summary(report: RunReport) -> str:
     return (
         f"new={report.new} changed={report.changed} removed={report.removed} "
         f"problems={len(report.problems)} digest={report.digest_id or '-'} "
-        f"sent={report.sent} failed={len(report.failed)}"
+        f"sent={report.sent} deferred={len(report.deferred)} failed={len(report.failed)} "
+        f"held={report.held}"
     ) + (" mail=impossible" if report.undelivered else "")
 
 
@@ -133,9 +135,9 @@ def _run(
     result = build(config, store, env, snapshot, progress)
     if ping_hub:
         announce(config, store, result.written)
-    sent, failed, undelivered = 0, list[str](), ""
+    mail, undelivered = Outcome(), ""
     try:
-        sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+        mail = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
     except ConfigError as exc:  # e.g. no signing key: what is published stays published
         undelivered = str(exc)
         log.info("event=delivery-impossible error=%s", exc)  # the CLI and scheduler say it
@@ -150,10 +152,17 @@ def _run(
         files_written=result.written,
         files_removed=result.removed,
         digest_id=digest_id,
-        sent=sent,
-        failed=tuple(failed),
         undelivered=undelivered,
+        **_mail_fields(mail),
     )
+
+
+def _mail_fields(mail: Outcome) -> dict[str, Any]:
+    """The RunReport fields of a sending pass."""
+    return {
+        "sent": mail.sent, "failed": mail.failed, "deferred": mail.deferred,
+        "held": mail.held.messages, "held_until": mail.held.until,
+    }  # fmt: skip
 
 
 def send(
@@ -169,8 +178,7 @@ def send(
         def site() -> Site:  # a sender needs no article bodies
             return site_for(config, ctas=store.ctas())
 
-        sent, failed = deliver_pending(config, store, site, now, clock, progress)
-        return RunReport(sent=sent, failed=tuple(failed))
+        return RunReport(**_mail_fields(deliver_pending(config, store, site, now, clock, progress)))
     finally:
         store.close()
 
