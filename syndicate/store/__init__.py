@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from syndicate.config import sqlite_file
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
-from syndicate.models import Article, Digest, Entry, FileStat
+from syndicate.models import Article, Asset, Digest, Entry, FileStat
+from syndicate.store.dating import distinct_times, file_time, shown_times
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
 from syndicate.store.schema import (
@@ -64,14 +65,21 @@ def _entry(row: Any) -> Entry:
         author=row.author,
         tags=() if row.tags == "[]" else tuple(json.loads(row.tags)),
         cta=row.cta,
+        language=row.language,
+        assets=_assets(row.assets),
+        url_id=bool(row.url_id),
     )
     published = row.date or row.first_seen
     return Entry(article, published, max(published, row.updated or row.changed_at or published))
 
 
+def _assets(text: str) -> tuple[Asset, ...]:
+    return () if text == "[]" else tuple(Asset(*item) for item in json.loads(text))
+
+
 _LISTING = """
 SELECT id, source, title, slug, summary, content_hash, date, updated, author, tags, cta,
-       first_seen, changed_at
+       first_seen, changed_at, language, assets, url_id
 FROM articles WHERE deleted_at IS NULL
 ORDER BY coalesce(date, first_seen) DESC, id"""
 
@@ -94,7 +102,8 @@ def _light_entry(*row: Any) -> Entry:
     date, updated = _utc(date), _utc(updated)
     article = Article(
         ident, source, title, slug, "", "", summary, content_hash, date, updated, author,
-        () if tags == "[]" else tuple(json.loads(tags)), False, cta,
+        () if tags == "[]" else tuple(json.loads(tags)), False, cta, row[13], _assets(row[14]),
+        bool(row[15]),
     )  # fmt: skip
     published = date or _utc(row[11])
     assert published is not None
@@ -115,6 +124,8 @@ def _article_values(article: Article) -> dict[str, Any]:
         "content_hash": article.content_hash,
         "date": article.date,
         "updated": article.updated,
+        "language": article.language,
+        "assets": json.dumps([list(a) for a in article.assets], ensure_ascii=False),
     }
 
 
@@ -240,9 +251,14 @@ class Store(Ledger, People):
     # -- articles ---------------------------------------------------------------------------
 
     def known_articles(self) -> dict[str, Known]:
-        query = "SELECT id, source, slug, content_hash FROM articles WHERE deleted_at IS NULL"
+        query = (
+            "SELECT id, source, slug, content_hash, url_id FROM articles WHERE deleted_at IS NULL"
+        )
         with self._tx(write=False) as conn:  # plain SQL: no per-row processing at 100,000 rows
-            return {row[0]: Known(*row) for row in conn.exec_driver_sql(query).all()}
+            return {
+                row[0]: Known(row[0], row[1], row[2], row[3], bool(row[4]))
+                for row in conn.exec_driver_sql(query).all()
+            }
 
     def count_live(self) -> int:
         """How many articles are published."""
@@ -268,9 +284,12 @@ class Store(Ledger, People):
         `previous` is what `file_stats()` returned before the scan: only the difference is
         written, so an unchanged folder costs no writes (None: rewrite every row).
         """
+        if now.tzinfo is None:  # times are derived from it before any reaches the database
+            raise StoreError(f"naive datetime {now!r} given to the store")
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
             existing = set(conn.scalars(sa.select(articles.c.id))) if changes.new else set()
+            times = self._times(conn, changes, existing, stats, now)
             fresh = []
             for article in changes.new:
                 values = _article_values(article) | {"deleted_at": None}
@@ -278,17 +297,18 @@ class Store(Ledger, People):
                     conn.execute(
                         articles.update()
                         .where(articles.c.id == article.id)
-                        .values(**values, changed_at=now)
+                        .values(**values, changed_at=times[article.id])
                     )
                 else:
-                    fresh.append(values | {"id": article.id, "first_seen": now})
+                    seen = times.get(article.id, now)
+                    fresh.append(values | {"id": article.id, "first_seen": seen})
             if fresh:  # one executemany: a first run over 100,000 files
                 conn.execute(articles.insert(), fresh)
             for article in changes.changed:
                 conn.execute(
                     articles.update()
                     .where(articles.c.id == article.id)
-                    .values(**_article_values(article), changed_at=now)
+                    .values(**_article_values(article), changed_at=times[article.id])
                 )
             for article in changes.moved:
                 conn.execute(
@@ -305,6 +325,23 @@ class Store(Ledger, People):
             self._record_files(conn, stats, bad, previous)
             if changes.new or changes.changed or changes.moved or changes.removed:
                 self._bump(conn)
+
+    @staticmethod
+    def _times(
+        conn: Connection,
+        changes: Changes,
+        existing: set[str],
+        stats: Mapping[str, FileStat],
+        now: datetime,
+    ) -> dict[str, datetime]:
+        """Distinct seconds for what a feed will show: the first-seen time of each new article
+        without a date, the edit time of each changed or returning one (`store.dating`)."""
+        wanted = [a for a in changes.new if a.date is None or a.id in existing]
+        wanted += changes.changed
+        if not wanted:
+            return {}
+        files = {a.id: (file_time(stats.get(a.source), now), a.source) for a in wanted}
+        return distinct_times(conn, files, shown_times((*changes.new, *changes.changed)))
 
     @staticmethod
     def _record_files(
