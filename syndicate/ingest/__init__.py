@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import imagesize
+
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
 from syndicate.gcpause import paused_gc
@@ -23,7 +25,8 @@ from syndicate.models import Article, ArticleProblem, Asset, FileStat, Progress,
 from syndicate.text import slugify
 
 __all__ = [
-    "Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "read", "scan", "walk",
+    "Changes", "Known", "ParseOptions", "ScanResult", "asset_file", "image_size", "options_for",
+    "plan", "read", "read_asset", "scan", "walk",
 ]  # fmt: skip
 
 SUFFIXES = (".txt", ".md", ".markdown")
@@ -135,6 +138,22 @@ def asset_file(root: Path, relative: str) -> Path:
     if info.st_size > MAX_ASSET_BYTES:
         raise ValueError(f"is larger than {MAX_ASSET_BYTES // 2**20} MiB; not published")
     return resolved
+
+
+def read_asset(root: Path, relative: str) -> bytes:
+    """The bytes of a linked file, checked as `asset_file` checks it (ValueError if refused)."""
+    with open(asset_file(root, relative), "rb") as handle:
+        return handle.read(MAX_ASSET_BYTES + 1)[:MAX_ASSET_BYTES]
+
+
+def image_size(root: Path, relative: str) -> tuple[int, int] | None:
+    """(width, height) of a linked PNG, JPEG, GIF or WebP image from its header (imagesize),
+    or None for a file that is not one or is refused."""
+    try:
+        width, height = imagesize.get(asset_file(root, relative))
+    except Exception:  # a refused file, or a header too broken for imagesize: no size
+        return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def _checked_assets(root: Path, article: Article) -> tuple[Article, list[str]]:

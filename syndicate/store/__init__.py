@@ -361,6 +361,12 @@ class Store(Ledger, People):
         if rows:
             conn.execute(files.insert(), rows)
 
+    def asset_paths(self) -> list[str]:
+        """Every local file a published article links to (paths under the articles folder)."""
+        query = sa.select(articles.c.assets).where(LIVE, articles.c.assets != "[]")
+        with self._tx(write=False) as conn:
+            return [item[0] for text in conn.scalars(query) for item in json.loads(text)]
+
     def ctas(self) -> list[str]:
         """The call-to-action lifted from each published article, newest first (no bodies)."""
         query = sa.select(articles.c.cta).where(LIVE, articles.c.cta.is_not(None))
