@@ -78,6 +78,9 @@ def inline_css(document: str) -> str:
         strip_important=False,  # P9: responsive and dark-mode rules need !important
         keep_style_tags=False,
         disable_validation=True,
+        # CSS `height: auto` must not become the attribute height="auto": images carry their
+        # real width and height attributes, which clients without CSS lay out by
+        disable_basic_attributes=["width", "height"],
         cssutils_logging_level=logging.CRITICAL,  # P5: mso-* properties are not errors
     )
     inlined: str = inliner.transform(document, pretty_print=False)  # P8

@@ -22,7 +22,7 @@ from syndicate.config import sqlite_file
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
 from syndicate.models import Article, Asset, Digest, Entry, FileStat
-from syndicate.store.dating import distinct_times, file_time, shown_times
+from syndicate.store.dating import distinct_times, file_time, published_times, shown_times
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
 from syndicate.store.schema import (
@@ -337,11 +337,15 @@ class Store(Ledger, People):
         """Distinct seconds for what a feed will show: the first-seen time of each new article
         without a date, the edit time of each changed or returning one (`store.dating`)."""
         wanted = [a for a in changes.new if a.date is None or a.id in existing]
+        edits = set(changes.changed)
         wanted += changes.changed
         if not wanted:
             return {}
         files = {a.id: (file_time(stats.get(a.source), now), a.source) for a in wanted}
-        return distinct_times(conn, files, shown_times((*changes.new, *changes.changed)))
+        edited = published_times(conn, [a.id for a in wanted if a.id in existing or a in edits])
+        edited = {i: t.replace(tzinfo=UTC) if t.tzinfo is None else t for i, t in edited.items()}
+        shown = shown_times((*changes.new, *changes.changed))
+        return distinct_times(conn, files, shown, after=edited)
 
     @staticmethod
     def _record_files(

@@ -3,9 +3,10 @@
 A dateless article is dated when first seen, from its file's modification time (never later
 than `now`), and an edit is dated the same way. Files copied in one go share a second, and feed
 readers (and the W3C validator's `DuplicateUpdated`) want every entry's time to be its own, so
-each time given out is moved back to the nearest second that no other published article shows
-as its published or updated time; between files of one second the later file name gets the
-later time (file order). Only SQL reads here; the caller writes the times it is given.
+a first-seen time is moved back to the nearest second that no published article shows as its
+published or updated time, between files of one second the later file name getting the later
+time (file order); an edit's time is moved forward from just after the article's published
+time, so an edit always shows. Only SQL reads here; the caller writes the times it is given.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class _Taken:
     """The seconds (as epoch integers) that published articles already show, read from the
     database window by window, going back in time as far as a caller asks."""
 
-    def __init__(self, conn: Connection, skip: set[str], extra: Iterable[datetime]) -> None:
-        self.conn, self.skip = conn, skip
+    def __init__(self, conn: Connection, extra: Iterable[datetime]) -> None:
+        self.conn = conn
         self.seconds = {int(t.timestamp()) for t in extra}
         self.low: int | None = None  # every taken second at or after this is loaded
 
@@ -51,10 +52,8 @@ class _Taken:
         if self.low is not None:
             end = datetime.fromtimestamp(self.low, UTC)
             window = sa.and_(window, sa.or_(*(column < end for column in _TIMES)))
-        query = sa.select(articles.c.id, *_TIMES).where(LIVE, window)
-        for ident, *times in self.conn.execute(query):
-            if ident not in self.skip:
-                self.seconds.update(int(t.timestamp()) for t in times if t is not None)
+        for times in self.conn.execute(sa.select(*_TIMES).where(LIVE, window)):
+            self.seconds.update(int(t.timestamp()) for t in times if t is not None)
         self.low = since
 
 
@@ -62,25 +61,47 @@ def distinct_times(
     conn: Connection,
     wanted: Mapping[str, tuple[datetime, str]],
     others: Iterable[datetime] = (),
+    after: Mapping[str, datetime] | None = None,
 ) -> dict[str, datetime]:
     """A distinct second for each article id in `wanted` ((its file time, its file name)),
-    none of them shown by another published article nor in `others`: each gets its file time
-    or the nearest free second before it, the later file of a tie the later second."""
-    taken = _Taken(conn, set(wanted), others)
+    none of them shown by another published article nor in `others`. An id without an entry
+    in `after` (a first sighting) gets its file time or the nearest free second before it, the
+    later file of a tie the later second; an id in `after` (an edit) gets the first free second
+    from its file time, but after `after[id]` (its published time)."""
+    after = after or {}
+    taken = _Taken(conn, others)
     given: dict[str, datetime] = {}
     previous: int | None = None
-    order = sorted(wanted.items(), key=lambda item: item[1], reverse=True)
-    for ident, (when, _) in order:
+    firsts = sorted((i for i in wanted.items() if i[0] not in after), key=lambda i: i[1])
+    for ident, (when, _) in reversed(firsts):
         second = int(when.timestamp())
-        if previous is not None:
-            second = min(second, previous - 1)
+        second = second if previous is None else min(second, previous - 1)
         while second in taken:
             second -= 1
+        given[ident], previous = datetime.fromtimestamp(second, UTC), second
+        taken.seconds.add(second)
+    for ident, (when, _) in sorted(
+        (i for i in wanted.items() if i[0] in after), key=lambda i: i[1]
+    ):
+        second = max(int(when.timestamp()), int(after[ident].timestamp()) + 1)
+        while second in taken:
+            second += 1
         given[ident] = datetime.fromtimestamp(second, UTC)
-        previous = second
+        taken.seconds.add(second)
     return given
 
 
 def shown_times(batch: Iterable[Article]) -> list[datetime]:
     """The front-matter times of articles being recorded (not in the database yet)."""
     return [t for a in batch for t in (a.date, a.updated) if t is not None]
+
+
+def published_times(conn: Connection, ids: Iterable[str]) -> dict[str, datetime]:
+    """When each of these recorded articles was published (its date, else first seen)."""
+    wanted, found = list(ids), {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(articles.c.id, articles.c.date, articles.c.first_seen).where(
+            articles.c.id.in_(wanted[start : start + 500])
+        )
+        found.update({ident: date or seen for ident, date, seen in conn.execute(query)})
+    return found
