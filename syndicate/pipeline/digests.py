@@ -11,8 +11,8 @@ import jinja2
 from syndicate import ingest
 from syndicate.config import Config
 from syndicate.cron import next_fire_after, parse_crontab
-from syndicate.render.common import Site
 from syndicate.models import Entry
+from syndicate.render.common import Site
 from syndicate.render.digest import first_image, render_digest
 from syndicate.store import Store
 
