@@ -120,7 +120,9 @@ def test_every_link_into_the_publication_resolves_to_a_file(published: Path) -> 
 
 def test_the_link_check_finds_a_broken_link(published: Path, tmp_path: Path) -> None:
     page = tmp_path / "page.html"
-    page.write_text('<a href="https://example.org/articles/nowhere.html">x</a><img src="images/stage.png">')
+    page.write_text(
+        '<a href="https://example.org/articles/nowhere.html">x</a><img src="images/stage.png">'
+    )
     links = list(links_of(page, SITE + "articles/page.html"))
     assert links == [SITE + "articles/nowhere.html", SITE + "articles/images/stage.png"]
     output = published / "feeds"
