@@ -291,3 +291,29 @@ def test_listing_is_entries_without_bodies(store: Store) -> None:
     ]
     assert store.listing() == light
     assert [e.updated.tzinfo for e in store.listing()] == [UTC] * 3
+
+
+def test_v7_marks_every_article_published_before_as_keeping_its_url_id(store: Store) -> None:
+    """From v5 (the v6 step belongs to another branch and is a placeholder here): v7 adds the
+    language, the linked files and `url_id`, true for every article already published."""
+    store.apply(Changes(new=(article("urn:uuid:1-2"),)), {}, T0)
+    with store.engine.begin() as conn:  # back to the v5 table, as an older syndicate left it
+        for column in ("language", "assets", "url_id"):
+            conn.execute(sa.text(f"ALTER TABLE articles DROP COLUMN {column}"))
+        conn.execute(
+            schema.meta.update().values(value="5").where(schema.meta.c.key == "schema_version")
+        )
+    store.close()
+    reopened = Store.open(str(store.engine.url.render_as_string(hide_password=False)))
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
+    (old,) = reopened.entries()
+    assert old.article.url_id and old.article.assets == () and old.article.language is None
+    assert reopened.known_articles()["urn:uuid:1-2"].url_id
+    fresh = dataclasses.replace(article("urn:uuid:3-4"), language="ru")
+    reopened.apply(Changes(new=(fresh,)), {}, T0 + timedelta(hours=1))
+    new = reopened.entries_by_id(["urn:uuid:3-4"])["urn:uuid:3-4"]
+    assert not new.article.url_id and new.article.language == "ru"
+    columns = [c["name"] for c in sa.inspect(reopened.engine).get_columns("articles")]
+    if reopened.engine.dialect.name == "sqlite":  # the bodies stay last (v4)
+        assert columns[-2:] == ["body_html", "body_text"]
+    assert {"language", "assets", "url_id"} <= set(columns)
