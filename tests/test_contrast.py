@@ -9,9 +9,7 @@ it). axe-core comes from npm into .cache/node, as .ci/run installs its other npm
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
 from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
@@ -22,7 +20,7 @@ import pytest
 
 from .conftest import ROOT, free_port
 from .corpus import build
-from .test_browser import QuietHandler
+from .test_browser import serving
 
 AXE = ROOT / ".cache/node/node_modules/axe-core/axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
@@ -106,16 +104,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     site = build(tmp_path_factory.mktemp("contrast") / "site", url)
-    handler = functools.partial(QuietHandler, directory=str(site / "feeds"))
-    from http.server import ThreadingHTTPServer
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(site / "feeds", port):
         yield site, url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
-import zlib
 from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
@@ -24,6 +22,7 @@ from syndicate.models import RunReport
 from syndicate.pipeline import run_once
 
 from .conftest import DATA, NOW, SECRET
+from .corpus import png
 from .feedrules import NS, atom_problems, rss_problems
 
 CONFIG = """\
@@ -54,23 +53,6 @@ def write(path: Path, text: str, mtime: datetime | None = None) -> None:
     path.write_text(text, encoding="utf-8")
     if mtime is not None:
         os.utime(path, (mtime.timestamp(), mtime.timestamp()))
-
-
-def png(width: int, height: int) -> bytes:
-    """A real PNG file (one red image of width x height)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + (chunk(b"IEND", b""))
-    )
 
 
 def atom_updated(data: bytes) -> list[str]:
