@@ -298,6 +298,7 @@ def test_v7_marks_every_article_published_before_as_keeping_its_url_id(store: St
     language, the linked files and `url_id`, true for every article already published."""
     store.apply(Changes(new=(article("urn:uuid:1-2"),)), {}, T0)
     with store.engine.begin() as conn:  # back to the v5 table, as an older syndicate left it
+        conn.execute(sa.text("DROP INDEX ix_articles_assets"))
         for column in ("language", "assets", "url_id"):
             conn.execute(sa.text(f"ALTER TABLE articles DROP COLUMN {column}"))
         conn.execute(
@@ -317,3 +318,5 @@ def test_v7_marks_every_article_published_before_as_keeping_its_url_id(store: St
     if reopened.engine.dialect.name == "sqlite":  # the bodies stay last (v4)
         assert columns[-2:] == ["body_html", "body_text"]
     assert {"language", "assets", "url_id"} <= set(columns)
+    indexes = {i["name"] for i in sa.inspect(reopened.engine).get_indexes("articles")}
+    assert {"ix_articles_assets", "ix_articles_undigested"} <= indexes

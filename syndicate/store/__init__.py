@@ -26,6 +26,7 @@ from syndicate.store.dating import distinct_times, file_time, published_times, s
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
 from syndicate.store.schema import (
+    HAS_ASSETS,
     LIVE,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -367,7 +368,7 @@ class Store(Ledger, People):
 
     def asset_paths(self) -> list[str]:
         """Every local file a published article links to (paths under the articles folder)."""
-        query = sa.select(articles.c.assets).where(LIVE, articles.c.assets != "[]")
+        query = sa.select(articles.c.assets).where(HAS_ASSETS)  # the v7 partial index
         with self._tx(write=False) as conn:
             return [item[0] for text in conn.scalars(query) for item in json.loads(text)]
 

@@ -81,6 +81,12 @@ UNDIGESTED_INDEX = sa.Index(  # v5: a due digest with nothing new no longer scan
     sqlite_where=UNDIGESTED, postgresql_where=UNDIGESTED,
 )  # fmt: skip
 
+# v7: the few articles that link files, which every run stats (without scanning the table)
+HAS_ASSETS = LIVE & (articles.c.assets != "[]")
+ASSETS_INDEX = sa.Index(
+    "ix_articles_assets", articles.c.id, sqlite_where=HAS_ASSETS, postgresql_where=HAS_ASSETS
+)
+
 digests = sa.Table(
     "digests",
     md,
@@ -182,8 +188,10 @@ def _v6_to_v7(conn: Connection) -> None:
             sa.text("ALTER TABLE articles ADD COLUMN url_id BOOLEAN NOT NULL DEFAULT true")
         )
         conn.execute(sa.text("ALTER TABLE articles ALTER COLUMN url_id SET DEFAULT false"))
+        ASSETS_INDEX.create(conn, checkfirst=True)
         return
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_undigested"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_assets"))
     conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v6"))
     articles.create(conn)
     kept = [c for c in articles.c if c.name not in _V7_COLUMNS]
@@ -194,6 +202,7 @@ def _v6_to_v7(conn: Connection) -> None:
     conn.execute(articles.insert().from_select(columns, query))
     conn.execute(sa.text("DROP TABLE articles_v6"))
     UNDIGESTED_INDEX.create(conn, checkfirst=True)
+    ASSETS_INDEX.create(conn, checkfirst=True)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
