@@ -22,7 +22,13 @@ from syndicate.config import sqlite_file
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
 from syndicate.models import Article, Asset, Digest, Entry, FileStat
-from syndicate.store.dating import distinct_times, file_time, published_times, shown_times
+from syndicate.store.dating import (
+    Taken,
+    distinct_times,
+    file_time,
+    published_times,
+    shown_times,
+)
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
 from syndicate.store.schema import (
@@ -147,6 +153,7 @@ class Store(Ledger, People):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._taken = Taken()  # the times articles show, as far as read (see store.dating)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -327,8 +334,8 @@ class Store(Ledger, People):
             if changes.new or changes.changed or changes.moved or changes.removed:
                 self._bump(conn)
 
-    @staticmethod
     def _times(
+        self,
         conn: Connection,
         changes: Changes,
         existing: set[str],
@@ -346,7 +353,12 @@ class Store(Ledger, People):
         edited = published_times(conn, [a.id for a in wanted if a.id in existing or a in edits])
         edited = {i: t.replace(tzinfo=UTC) if t.tzinfo is None else t for i, t in edited.items()}
         shown = shown_times((*changes.new, *changes.changed))
-        return distinct_times(conn, files, shown, after=edited)
+        generation = self._generation(conn)
+        if self._taken.generation != generation:  # another process changed articles since
+            self._taken = Taken(generation)
+        given = distinct_times(conn, files, shown, after=edited, taken=self._taken)
+        self._taken.generation = generation + 1  # apply() bumps it: still what we know
+        return given
 
     @staticmethod
     def _record_files(
@@ -494,6 +506,10 @@ class Store(Ledger, People):
                 conn.execute(deliveries.insert(), rows)
             self._bump(conn)
             return len(active)
+
+    @staticmethod
+    def _generation(conn: Connection) -> int:
+        return int(conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation")) or 0)
 
     def _bump(self, conn: Connection) -> None:
         value = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation"))

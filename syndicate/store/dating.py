@@ -12,7 +12,7 @@ time, so an edit always shows. Only SQL reads here; the caller writes the times 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from syndicate.models import Article, FileStat
 from syndicate.store.schema import LIVE, articles
 
-SECOND = timedelta(seconds=1)
+WINDOW = 6 * 3600  # seconds of taken times read per query
 _TIMES = (articles.c.date, articles.c.first_seen, articles.c.updated, articles.c.changed_at)
 
 
@@ -32,27 +32,29 @@ def file_time(stat: FileStat | None, now: datetime) -> datetime:
     return min(when, now.replace(microsecond=0))
 
 
-class _Taken:
-    """The seconds (as epoch integers) that published articles already show, read from the
-    database window by window, going back in time as far as a caller asks."""
+class Taken:
+    """The seconds (as epoch integers) that published articles show, read from the database
+    window by window, going back in time as far as a walk asks. One instance serves the chunks
+    of a pick-up (a first run over 100,000 files applies 50): valid while the store's
+    generation is the one it was last brought up to date at."""
 
-    def __init__(self, conn: Connection, extra: Iterable[datetime]) -> None:
-        self.conn = conn
-        self.seconds = {int(t.timestamp()) for t in extra}
+    def __init__(self, generation: int = -1) -> None:
+        self.seconds: set[int] = set()
         self.low: int | None = None  # every taken second at or after this is loaded
+        self.generation = generation
 
-    def __contains__(self, second: int) -> bool:
+    def has(self, conn: Connection, second: int) -> bool:
         if self.low is None or second < self.low:
-            self._load(second - 3600)
+            self._load(conn, second - WINDOW)
         return second in self.seconds
 
-    def _load(self, since: int) -> None:
+    def _load(self, conn: Connection, since: int) -> None:
         start = datetime.fromtimestamp(since, UTC)
         window = sa.or_(*(column >= start for column in _TIMES))
         if self.low is not None:
             end = datetime.fromtimestamp(self.low, UTC)
             window = sa.and_(window, sa.or_(*(column < end for column in _TIMES)))
-        for times in self.conn.execute(sa.select(*_TIMES).where(LIVE, window)):
+        for times in conn.execute(sa.select(*_TIMES).where(LIVE, window)):
             self.seconds.update(int(t.timestamp()) for t in times if t is not None)
         self.low = since
 
@@ -62,21 +64,24 @@ def distinct_times(
     wanted: Mapping[str, tuple[datetime, str]],
     others: Iterable[datetime] = (),
     after: Mapping[str, datetime] | None = None,
+    taken: Taken | None = None,
 ) -> dict[str, datetime]:
     """A distinct second for each article id in `wanted` ((its file time, its file name)),
     none of them shown by another published article nor in `others`. An id without an entry
     in `after` (a first sighting) gets its file time or the nearest free second before it, the
     later file of a tie the later second; an id in `after` (an edit) gets the first free second
-    from its file time, but after `after[id]` (its published time)."""
+    from its file time, but after `after[id]` (its published time). `taken`: what earlier
+    calls of this pick-up loaded and gave out (it is updated)."""
     after = after or {}
-    taken = _Taken(conn, others)
+    taken = taken or Taken()
+    taken.seconds.update(int(t.timestamp()) for t in others)
     given: dict[str, datetime] = {}
     previous: int | None = None
     firsts = sorted((i for i in wanted.items() if i[0] not in after), key=lambda i: i[1])
     for ident, (when, _) in reversed(firsts):
         second = int(when.timestamp())
         second = second if previous is None else min(second, previous - 1)
-        while second in taken:
+        while taken.has(conn, second):
             second -= 1
         given[ident], previous = datetime.fromtimestamp(second, UTC), second
         taken.seconds.add(second)
@@ -84,7 +89,7 @@ def distinct_times(
         (i for i in wanted.items() if i[0] in after), key=lambda i: i[1]
     ):
         second = max(int(when.timestamp()), int(after[ident].timestamp()) + 1)
-        while second in taken:
+        while taken.has(conn, second):
             second += 1
         given[ident] = datetime.fromtimestamp(second, UTC)
         taken.seconds.add(second)
