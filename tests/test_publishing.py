@@ -264,3 +264,13 @@ def test_files_outside_the_articles_folder_are_refused(tmp_path: Path) -> None:
     ]
     published = {p.name for p in (site / "feeds").rglob("*") if p.is_file()}
     assert not published & {"private.png", "link.png", ".hidden.png", "b.txt"}
+
+
+def test_check_lists_a_missing_linked_file_with_its_line(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    site = make_site(tmp_path)
+    write(site / "articles/a.md", "# Title\n\nText.\n\n![a chart](charts/q3.png)\n")
+    done = run_cli(["check"], site)
+    assert "a.md:5: linked file 'charts/q3.png' not found in the articles folder" in done.stderr
+    assert done.returncode == 1 and not (site / "feeds").exists()  # check writes nothing
