@@ -170,6 +170,14 @@ def test_entries_published_by_v5_keep_their_ids_and_urls(tmp_path: Path) -> None
     assert run(site, NOW + timedelta(days=3)).files_written == ()  # and they stay put
     edited = next(e for e in atom.entries if "urn-uuid" in e.link)
     assert edited.updated != edited.published  # the edit showed, under the same id
+    # removed, then back: still its old page and id
+    text = legacy.read_text()
+    legacy.unlink()
+    assert run(site, NOW + timedelta(days=4)).ok
+    legacy.write_text(text)
+    assert run(site, NOW + timedelta(days=5)).ok
+    back = feedparser.parse((site / "feeds/atom.xml").read_bytes())
+    assert (edited.id, edited.link) in [(e.id, e.link) for e in back.entries]
 
 
 # --- 5. linked files -------------------------------------------------------------------------------

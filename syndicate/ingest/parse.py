@@ -222,8 +222,7 @@ def _lift_cta(blocks: list[tuple[int, str]], patterns: tuple[re.Pattern[str], ..
     return None
 
 
-def _markdown_lede(source: str) -> str:
-    tokens = _MD.parse(source)
+def _markdown_lede(tokens: list[Token]) -> str:
     for opening, inline in itertools.pairwise(tokens):
         if opening.type == "paragraph_open" and inline.children is not None:
             parts = [t.content if t.type not in _BREAKS else " " for t in inline.children]
@@ -255,10 +254,10 @@ def _line_of(url: str, path: str, lines: list[str], first: int) -> int:
     return first
 
 
-def assets(body: str, lines: list[str], first: int) -> tuple[Asset, ...]:
-    """The local files a Markdown body links to or shows, in order, each once."""
+def assets(tokens: list[Token], lines: list[str], first: int) -> tuple[Asset, ...]:
+    """The local files a Markdown body (its tokens) links to or shows, in order, each once."""
     found: dict[str, Asset] = {}
-    for token in _walk(_MD.parse(body)):
+    for token in _walk(tokens):
         if token.type == "image":
             url, alt = str(token.attrGet("src") or ""), token.content
         elif token.type == "link_open":
@@ -289,8 +288,9 @@ def parse_article(text: str, path: str, options: ParseOptions) -> Article:
         raise ArticleError(path, first, "no article text after the title")
     if markdown:
         body_text = "\n\n".join(block for _, block in blocks)
-        body_html, lede = _MD.render(body_text), _markdown_lede(body_text)
-        linked = assets(body_text, lines, first)
+        tokens = _MD.parse(body_text)  # once, for the HTML, the lede and the linked files
+        body_html = _MD.renderer.render(tokens, _MD.options, {})
+        lede, linked = _markdown_lede(tokens), assets(tokens, lines, first)
     else:
         linked = ()
         paragraphs = [one_line(block) for _, block in blocks]

@@ -59,14 +59,18 @@ def stamp(config: Config, store: Store, env: jinja2.Environment) -> str:
     return outputs.digest(__version__, store.generation(), repr(config), sources, files)
 
 
-def _asset_stats(root: Path, paths: Iterable[str]) -> list[tuple[str, int, int]]:
-    """(path, size, mtime) of each publishable linked file; refused ones were warned about at
-    pick-up and are left out."""
+def _asset_stats(
+    root: Path, paths: Iterable[str], warn: bool = False
+) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of each publishable linked file; the others are left out (warned
+    about at pick-up, and with `warn` when they went since)."""
     found = []
     for path in sorted(set(paths)):
         try:
             info = ingest.asset_file(root, path).stat()
-        except (ValueError, OSError):
+        except (ValueError, OSError) as exc:
+            if warn:
+                log.warning("event=asset-skipped path=%s reason=%s", path, str(exc) or "gone")
             continue
         found.append((path, info.st_size, info.st_mtime_ns))
     return found
@@ -77,7 +81,7 @@ def asset_outputs(root: Path, entries: Sequence[Entry], taken: set[str]) -> list
     bytes unchanged; never over a page (`taken`)."""
     paths = [a.path for e in entries for a in e.article.assets]
     planned = []
-    for path, size, mtime in _asset_stats(root, paths):
+    for path, size, mtime in _asset_stats(root, paths, warn=True):
         target = f"articles/{path}"
         if target in taken:
             log.warning("event=asset-skipped path=%s reason=same-name-as-a-page", path)

@@ -46,6 +46,7 @@ from syndicate.store.schema import (
     meta,
     subscribers,
 )
+from syndicate.text import slugify
 
 __all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
 
@@ -296,12 +297,14 @@ class Store(Ledger, People):
             raise StoreError(f"naive datetime {now!r} given to the store")
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
-            existing = set(conn.scalars(sa.select(articles.c.id))) if changes.new else set()
+            existing = self._ids_and_url_ids(conn) if changes.new else {}
             times = self._times(conn, changes, existing, stats, now)
             fresh = []
             for article in changes.new:
                 values = _article_values(article) | {"deleted_at": None}
                 if article.id in existing:  # a removed article came back: keep its history
+                    if existing[article.id] and article.title_slug:  # and its page (v7)
+                        values["slug"] = slugify(article.id)
                     conn.execute(
                         articles.update()
                         .where(articles.c.id == article.id)
@@ -334,11 +337,17 @@ class Store(Ledger, People):
             if changes.new or changes.changed or changes.moved or changes.removed:
                 self._bump(conn)
 
+    @staticmethod
+    def _ids_and_url_ids(conn: Connection) -> dict[str, bool]:
+        """Every recorded article id (removed ones too), with its `url_id`."""
+        query = sa.select(articles.c.id, articles.c.url_id)
+        return {ident: bool(url_id) for ident, url_id in conn.execute(query)}
+
     def _times(
         self,
         conn: Connection,
         changes: Changes,
-        existing: set[str],
+        existing: Mapping[str, bool],
         stats: Mapping[str, FileStat],
         now: datetime,
     ) -> dict[str, datetime]:
