@@ -33,6 +33,14 @@ class FileStat(NamedTuple):
     mtime_ns: int
 
 
+class Asset(NamedTuple):
+    """A local file an article links to (an image or a download), published beside its page."""
+
+    path: str  # relative to the articles folder, forward slashes, normalised, never escaping it
+    line: int  # the line of the article file that links it (for `path:line: reason` reports)
+    alt: str | None = None  # the alt text when linked as an image (`![alt](path)`), else None
+
+
 @dataclass(frozen=True)
 class Article:
     """One parsed article file: the result of `ingest.parse_article`."""
@@ -51,6 +59,12 @@ class Article:
     tags: tuple[str, ...] = ()
     draft: bool = False
     cta: str | None = None
+    language: str | None = None  # BCP 47 tag from front matter; None: the site's language
+    assets: tuple[Asset, ...] = ()
+    # The entry id is the page URL even though `id` is a URI: the article was published before
+    # syndicate kept URI ids (schema v7), and its readers hold the URL as its id.
+    url_id: bool = False
+    title_slug: bool = False  # the slug comes from the title (a URI id without a `slug`)
 
 
 @dataclass(frozen=True)

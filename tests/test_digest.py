@@ -136,7 +136,15 @@ def test_css_is_inlined_and_main_style_block_removed(digest: Digest, part: str) 
     assert all("padding:0 0 22px" in (s.get("style") or "") for s in stories)
     for link in tree.xpath("//h2/a"):
         assert "color:#0b57d0" in (link.get("style") or "")
-    assert "display:none" in (tree.xpath("//div[@class='preheader']/@style")[0])
+    style = tree.xpath("//div[@class='preheader']/@style")[0].replace(" ", "")
+    # hidden in layers, since no one property hides it in every client (caniemail): Gmail's
+    # mobile web drops display:none, Outlook on Windows needs mso-hide (in an [if mso] block)
+    for layer in ("display:none", "max-height:0", "max-width:0", "overflow:hidden",
+                  "font-size:0", "line-height:0", "color:#f2f2ef", "opacity:0"):  # fmt: skip
+        assert layer in style
+    assert "<!--[if mso]><style>.preheader { mso-hide: all; }</style><![endif]-->" in document
+    # the dark palette covers dates, the masthead line and the footer, not only the stories
+    assert ".masthead p, .masthead p a, .meta, .footer, .footer a { color: #b4b8bc" in document
     # the plain <style> rules are gone; only the data-premailer="ignore" block is left
     blocks = style_blocks(document)
     assert len(blocks) == 1

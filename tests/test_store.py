@@ -374,6 +374,9 @@ def test_a_v5_postgresql_database_with_copies_is_merged(postgres_url: str) -> No
     store = Store.open(postgres_url)
     with store.engine.begin() as conn:
         conn.execute(sa.text("DROP INDEX ux_subscribers_address"))
+        conn.execute(sa.text("DROP INDEX ix_articles_assets"))  # and v7's articles columns
+        for column in ("language", "assets", "url_id"):
+            conn.execute(sa.text(f"ALTER TABLE articles DROP COLUMN {column}"))
         conn.execute(sa.text("UPDATE meta SET value = '5' WHERE key = 'schema_version'"))
         source = sa.create_engine(f"sqlite:///{V5_DUPLICATES}")
         with source.connect() as old:
@@ -387,3 +390,32 @@ def test_a_v5_postgresql_database_with_copies_is_merged(postgres_url: str) -> No
         _check_merged(store)
     finally:
         store.close()
+
+
+def test_v7_marks_every_article_published_before_as_keeping_its_url_id(store: Store) -> None:
+    """From v6: v7 adds the language, the linked files and `url_id`, true for every article
+    already published."""
+    store.apply(Changes(new=(article("urn:uuid:1-2"),)), {}, T0)
+    with store.engine.begin() as conn:  # back to the v6 table, as an older syndicate left it
+        conn.execute(sa.text("DROP INDEX ix_articles_assets"))
+        for column in ("language", "assets", "url_id"):
+            conn.execute(sa.text(f"ALTER TABLE articles DROP COLUMN {column}"))
+        conn.execute(
+            schema.meta.update().values(value="6").where(schema.meta.c.key == "schema_version")
+        )
+    store.close()
+    reopened = Store.open(str(store.engine.url.render_as_string(hide_password=False)))
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
+    (old,) = reopened.entries()
+    assert old.article.url_id and old.article.assets == () and old.article.language is None
+    assert reopened.known_articles()["urn:uuid:1-2"].url_id
+    fresh = dataclasses.replace(article("urn:uuid:3-4"), language="ru")
+    reopened.apply(Changes(new=(fresh,)), {}, T0 + timedelta(hours=1))
+    new = reopened.entries_by_id(["urn:uuid:3-4"])["urn:uuid:3-4"]
+    assert not new.article.url_id and new.article.language == "ru"
+    columns = [c["name"] for c in sa.inspect(reopened.engine).get_columns("articles")]
+    if reopened.engine.dialect.name == "sqlite":  # the bodies stay last (v4)
+        assert columns[-2:] == ["body_html", "body_text"]
+    assert {"language", "assets", "url_id"} <= set(columns)
+    indexes = {i["name"] for i in sa.inspect(reopened.engine).get_indexes("articles")}
+    assert {"ix_articles_assets", "ix_articles_undigested"} <= indexes

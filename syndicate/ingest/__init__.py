@@ -7,24 +7,31 @@ This package must not touch the database, the output folder or the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import stat as stat_mode
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import imagesize
 
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
 from syndicate.gcpause import paused_gc
 from syndicate.ingest.parse import ParseOptions, decode, parse_article
-from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
+from syndicate.models import Article, ArticleProblem, Asset, FileStat, Progress, no_progress
+from syndicate.text import slugify
 
 __all__ = [
-    "Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "read", "scan", "walk",
+    "Changes", "Known", "ParseOptions", "ScanResult", "asset_file", "image_size", "options_for",
+    "plan", "read", "read_asset", "scan", "walk",
 ]  # fmt: skip
 
 SUFFIXES = (".txt", ".md", ".markdown")
 MAX_BYTES = 20 * 1024 * 1024
+MAX_ASSET_BYTES = 100 * 1024 * 1024  # a linked file is published whole: refuse a runaway one
 
 
 def options_for(config: Config) -> ParseOptions:
@@ -105,14 +112,76 @@ def _walk(root: Path) -> ScanResult:
     return result
 
 
+def asset_file(root: Path, relative: str) -> Path:
+    """The file of an asset path; ValueError saying why it is refused when it is
+    outside the articles folder (also through a symlink), hidden, an article's own source,
+    not a regular file, missing or too large."""
+    parts = relative.split("/")
+    if relative.startswith("/") or ".." in parts:
+        raise ValueError("points outside the articles folder; not published")
+    if any(part.startswith(".") for part in parts):
+        raise ValueError("is a hidden file; not published")
+    if relative.lower().endswith(SUFFIXES):
+        raise ValueError("is an article file, not an asset: link to its page instead")
+    path = root / relative
+    try:
+        resolved = path.resolve(strict=True)
+        info = resolved.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError("not found in the articles folder") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror}") from None
+    if not resolved.is_relative_to(root.resolve()):
+        raise ValueError("is a symlink that leaves the articles folder; not published")
+    if not stat_mode.S_ISREG(info.st_mode):
+        raise ValueError("is not a regular file")
+    if info.st_size > MAX_ASSET_BYTES:
+        raise ValueError(f"is larger than {MAX_ASSET_BYTES // 2**20} MiB; not published")
+    return resolved
+
+
+def read_asset(root: Path, relative: str) -> bytes:
+    """The bytes of a linked file, checked as `asset_file` checks it (ValueError if refused)."""
+    with open(asset_file(root, relative), "rb") as handle:
+        return handle.read(MAX_ASSET_BYTES + 1)[:MAX_ASSET_BYTES]
+
+
+def image_size(root: Path, relative: str) -> tuple[int, int] | None:
+    """(width, height) of a linked PNG, JPEG, GIF or WebP image from its header (imagesize),
+    or None for a file that is not one or is refused."""
+    try:
+        width, height = imagesize.get(asset_file(root, relative))
+    except Exception:  # a refused file, or a header too broken for imagesize: no size
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _checked_assets(root: Path, article: Article) -> tuple[Article, list[str]]:
+    """The article keeping only the linked files that can be published; a warning
+    (`path:line: reason`) for each other one."""
+    kept: list[Asset] = []
+    warnings: list[str] = []
+    for asset in article.assets:
+        try:
+            asset_file(root, asset.path)
+        except ValueError as exc:
+            warnings.append(f"{article.source}:{asset.line}: linked file {asset.path!r} {exc}")
+        else:
+            kept.append(asset)
+    if len(kept) == len(article.assets):
+        return article, warnings
+    return dataclasses.replace(article, assets=tuple(kept)), warnings
+
+
 def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResult) -> None:
     """Read and parse the named files of a walk into `into` (its `parsed`, `problems`)."""
     for name in names:
         entry = _Entry(root, name)
         try:
             text, warnings = decode(_read(entry, root), name)
-            into.parsed.append(parse_article(text, name, options))
-            into.warnings.extend(warnings)
+            article, missing = _checked_assets(root, parse_article(text, name, options))
+            into.parsed.append(article)
+            into.warnings.extend(warnings + missing)
         except ArticleError as exc:
             into.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
         except OSError as exc:
@@ -142,6 +211,7 @@ class Known:
     source: str
     slug: str
     content_hash: str
+    url_id: bool = False  # published before URI ids were kept: its page keeps the id's slug
 
 
 @dataclass(frozen=True)
@@ -165,6 +235,14 @@ def _conflict(
         )
     claims[value] = article.source
     return None
+
+
+def _legacy_slug(article: Article, old: Known | None) -> Article:
+    """An article published before URI ids were kept had its page named after its id: it keeps
+    that page (and the page URL as its entry id), so its readers see nothing change."""
+    if old is None or not old.url_id or not article.title_slug:
+        return article
+    return dataclasses.replace(article, slug=slugify(article.id), title_slug=False, url_id=True)
 
 
 def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
@@ -195,6 +273,7 @@ def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
         return (old is None or old.source != article.source, article.source)
 
     for article in sorted(scanned.parsed, key=incumbent_first):
+        article = _legacy_slug(article, known.get(article.id))
         if article.draft:
             drafts += 1
             continue

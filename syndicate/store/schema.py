@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -64,6 +64,11 @@ articles = sa.Table(
     sa.Column("deleted_at", UTCDateTime),
     sa.Column("digest_id", sa.String(64)),
     sa.Column("digest_exempt", sa.Boolean, nullable=False, default=False),
+    # v7: the front-matter language, the local files the article links (JSON), and whether its
+    # entry id is its page URL although its id is a URI (published before URI ids were kept)
+    sa.Column("language", sa.String(64)),
+    sa.Column("assets", sa.Text, nullable=False, default="[]"),
+    sa.Column("url_id", sa.Boolean, nullable=False, default=False),
     # v4: the bodies come last, so SQLite reads every other column without their overflow pages
     sa.Column("body_html", sa.Text, nullable=False),
     sa.Column("body_text", sa.Text, nullable=False),
@@ -75,6 +80,12 @@ UNDIGESTED_INDEX = sa.Index(  # v5: a due digest with nothing new no longer scan
     "ix_articles_undigested", articles.c.first_seen,
     sqlite_where=UNDIGESTED, postgresql_where=UNDIGESTED,
 )  # fmt: skip
+
+# v7: the few articles that link files, which every run stats (without scanning the table)
+HAS_ASSETS = LIVE & (articles.c.assets != "[]")
+ASSETS_INDEX = sa.Index(
+    "ix_articles_assets", articles.c.id, sqlite_where=HAS_ASSETS, postgresql_where=HAS_ASSETS
+)
 
 digests = sa.Table(
     "digests",
@@ -127,6 +138,9 @@ runs = sa.Table(
 )
 
 
+_V7_COLUMNS = ("language", "assets", "url_id")  # added by v7
+
+
 def _v1_to_v2(conn: Connection) -> None:
     """v2 retries 4xx answers with exponential backoff: each delivery gets `next_attempt`."""
     column_type = sa.DateTime().compile(dialect=conn.dialect)
@@ -149,9 +163,10 @@ def _v3_to_v4(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         return
     conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v3"))
-    articles.create(conn)
-    old = sa.table("articles_v3", *(sa.column(c.name) for c in articles.c))
-    conn.execute(articles.insert().from_select(list(articles.c), sa.select(*old.c)))
+    articles.create(conn)  # today's columns; those of later versions get their defaults
+    kept = [c for c in articles.c if c.name not in _V7_COLUMNS]
+    old = sa.table("articles_v3", *(sa.column(c.name) for c in kept))
+    conn.execute(articles.insert().from_select(kept, sa.select(*old.c)))
     conn.execute(sa.text("DROP TABLE articles_v3"))
 
 
@@ -247,6 +262,35 @@ def _cancelled(group: list[Any], kept: str, status: str) -> list[tuple[Any, str]
     ]
 
 
+def _v6_to_v7(conn: Connection) -> None:
+    """v7 keeps articles' languages and linked files, and marks every article published so far
+    as keeping its page URL as its entry id: syndicate now keeps a URI front-matter id as the
+    entry id, but readers already hold these entries under their URLs. SQLite rebuilds the
+    table so that the bodies stay last (see v4); PostgreSQL adds the columns."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.text("ALTER TABLE articles ADD COLUMN language VARCHAR(64)"))
+        conn.execute(sa.text("ALTER TABLE articles ADD COLUMN assets TEXT NOT NULL DEFAULT '[]'"))
+        conn.execute(
+            sa.text("ALTER TABLE articles ADD COLUMN url_id BOOLEAN NOT NULL DEFAULT true")
+        )
+        conn.execute(sa.text("ALTER TABLE articles ALTER COLUMN url_id SET DEFAULT false"))
+        ASSETS_INDEX.create(conn, checkfirst=True)
+        return
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_undigested"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_assets"))
+    conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v6"))
+    articles.create(conn)
+    kept = [c for c in articles.c if c.name not in _V7_COLUMNS]
+    old = sa.table("articles_v6", *(sa.column(c.name) for c in kept))
+    new = (sa.literal("[]"), sa.literal(True))
+    query = sa.select(*old.c, *new)
+    columns = [*kept, articles.c.assets, articles.c.url_id]
+    conn.execute(articles.insert().from_select(columns, query))
+    conn.execute(sa.text("DROP TABLE articles_v6"))
+    UNDIGESTED_INDEX.create(conn, checkfirst=True)
+    ASSETS_INDEX.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
 }  # fmt: skip
