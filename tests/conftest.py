@@ -14,12 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from . import parallel
 from .ports import free_port  # noqa: F401 (tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "test-secret-not-for-production"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the longest tests first; see tests/parallel.py."""
+    parallel.arrange(items, distributed=hasattr(config, "workerinput"))
 
 
 @pytest.fixture
