@@ -22,8 +22,10 @@ run: $(STAMP)
 ## PYTEST_ARGS passes more pytest options, e.g. `make test PYTEST_ARGS="-k smtp"`.
 WORKERS ?= auto
 PYTEST_ARGS ?=
+# each test is a unit of work, handed out in the order tests/parallel.py gives
+XDIST   := --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(WORKERS) --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(WORKERS) $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 ## Static checks that CI runs too.
 lint: $(STAMP)

@@ -1,6 +1,7 @@
-"""How the suite is split across pytest-xdist workers (`make test` runs `-n auto`, with
-`--dist loadgroup --no-loadscope-reorder` from pyproject.toml). It orders and groups the
-collected tests; it never changes what a test does, and a serial run keeps the file order.
+"""How the suite is split across pytest-xdist workers (`make test` runs `-n auto --dist
+loadgroup --no-loadscope-reorder`: each test is a unit, handed out in collection order). It
+orders and groups the collected tests; it never changes what a test does, and a serial run
+keeps the file order.
 
 - Longest first: each worker takes the next test when it is nearly idle, so the long tests
   (SIGKILL loops, several `syndicate` processes, PostgreSQL, the browser and Java checkers) start
