@@ -22,8 +22,8 @@ run: $(STAMP)
 ## PYTEST_ARGS passes more pytest options, e.g. `make test PYTEST_ARGS="-k smtp"`.
 WORKERS ?= auto
 PYTEST_ARGS ?=
-# each test is a unit of work, handed out in the order tests/parallel.py gives
-XDIST   := --dist loadgroup --no-loadscope-reorder
+# each test file is a unit of work, handed out in the order tests/parallel.py gives
+XDIST   := --dist loadfile --no-loadscope-reorder
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(WORKERS) $(XDIST) --durations=15 $(PYTEST_ARGS)
 

@@ -23,9 +23,8 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "test-secret-not-for-production"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, the longest tests first; see tests/parallel.py."""
+    """Under pytest-xdist, the longest test files first; see tests/parallel.py."""
     parallel.arrange(items, distributed=hasattr(config, "workerinput"))
 
 
