@@ -17,9 +17,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/syndicate run
 
-## Install, then run the whole test suite.
+## Install, then run the whole test suite on every core (pytest-xdist), the longest tests first
+## (tests/parallel.py), listing the 15 slowest. `make test WORKERS=0` runs it serially;
+## PYTEST_ARGS passes more pytest options, e.g. `make test PYTEST_ARGS="-k smtp"`.
+WORKERS ?= auto
+PYTEST_ARGS ?=
+# each test file is a unit of work, handed out in the order tests/parallel.py gives
+XDIST   := --dist loadfile --no-loadscope-reorder
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(WORKERS) $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 ## Static checks that CI runs too.
 lint: $(STAMP)

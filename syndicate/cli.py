@@ -2,7 +2,8 @@
 
 The only module that prints. Each command is a thin wrapper around `syndicate.pipeline`;
 exit codes: 0 success (or skipped because another run holds the lock), 1 done but some items
-failed, 2 usage or configuration error with nothing done.
+failed (or published, but no mail could be sent), 2 usage or configuration error with nothing
+done.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from syndicate import __version__, pipeline, schedule
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
 from syndicate.models import Progress, RunReport, no_progress
-from syndicate.pipeline import hub, people
+from syndicate.pipeline import hub, leases, people
 from syndicate.scaffold import scaffold
 from syndicate.store import Store
 
@@ -212,14 +213,27 @@ def _report(report: RunReport, say: Callable[[str], None]) -> int:
     if report.digest_id:
         parts.append(f"digest {report.digest_id} frozen")
     parts.append(f"{report.sent} sent")
+    if report.deferred:
+        parts.append(f"{len(report.deferred)} deferred (retried by a later run)")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
+    if report.held and report.held_until:
+        parts.append(f"{report.held} held by other senders until {report.held_until.isoformat()}")
     if report.problems:
         parts.append(f"{len(report.problems)} articles skipped")
     if report.refused:
         parts.append(f"{len(report.refused)} output files left alone")
     say("syndicate: " + ", ".join(parts))
-    return EXIT_OK if report.ok else EXIT_PARTIAL
+    if report.undelivered:  # one line saying why, even with -q: cron mails it
+        print(f"syndicate: error: {_undelivered(report)}", file=sys.stderr)
+    return report.exit_code
+
+
+def _undelivered(report: RunReport) -> str:
+    if not report.did_something:
+        return report.undelivered
+    done = f"digest {report.digest_id} frozen, feeds published" if report.digest_id else "published"
+    return f"{done}, but no mail sent (it waits for the next run): {report.undelivered}"
 
 
 def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
@@ -227,10 +241,11 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
     try:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
         pings = len(hub.pending(store))
+        waiting = leases.explain(store, now, _wall_clock())
     finally:
         store.close()
-    for key, value in figures.items():
-        say(f"{key}: {value}")
+    for line in [f"{key}: {value}" for key, value in figures.items()] + waiting:
+        say(line)
     if config.feeds.hub:
         say(f"websub pings pending: {pings} (retried on the next run)")
     if last_run:

@@ -1,8 +1,10 @@
 """Load `config.toml` into a typed, validated, frozen `Config`.
 
 Unknown keys and values of the wrong type are errors that name the key (with a suggestion for
-typos); relative paths are resolved against the config file's folder; secrets come only from
-environment variables. This module reads one file and the environment, and nothing else.
+typos); relative paths are resolved against the config file's folder; secrets come from
+environment variables or from the secret files the config names (`syndicate.secretfile`), never
+from the config itself. This module reads the config, those files and the environment, and
+nothing else.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from email_validator import EmailNotValidError, validate_email
 from syndicate.cron import parse_crontab
 from syndicate.errors import ConfigError
 from syndicate.models import Subscriber
+from syndicate.secretfile import read_secret_file
 
 DEFAULT_CTA_PATTERNS = (
     r"(?i)\bsent directly to (you|your inbox)\b",
@@ -82,12 +85,13 @@ class EmailConfig:
     sender: str = ""  # the `from` key
     delivery: Literal["file", "smtp"] = "file"
     secret_env: str = "SYNDICATE_SECRET"  # noqa: S105 (a variable name, not a secret)
+    secret_file: str = ""  # or a file holding the key, readable by its owner only (for cron)
     address: str = ""
     unsubscribe_url: str = ""
     dkim_key: str = ""  # path of a PEM private key; empty = no DKIM signature
     dkim_selector: str = ""
     dkim_domain: str = ""  # default: the From address's domain
-    secret: str | None = field(default=None, repr=False)  # from the environment only
+    secret: str | None = field(default=None, repr=False)  # from secret_env or secret_file
 
 
 @dataclass(frozen=True)
@@ -97,14 +101,15 @@ class SmtpConfig:
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str = ""
     password_env: str = "SYNDICATE_SMTP_PASSWORD"  # noqa: S105 (a variable name)
+    password_file: str = ""  # or a file holding the password, readable by its owner only
     max_connections: int = 4
     rate_per_second: float = 0
     timeout: float = 30
     max_attempts: int = 5
     retry_after: float = 300
-    lease: float = 600  # seconds a claimed message belongs to its worker (longer than one send)
+    lease: float = 30  # seconds a dead worker's claims stay its own (live ones renew theirs)
     ca_file: str = ""
-    password: str | None = field(default=None, repr=False)  # from the environment only
+    password: str | None = field(default=None, repr=False)  # from password_env or _file
 
 
 @dataclass(frozen=True)
@@ -224,12 +229,36 @@ def normalise_email(address: str, key: str = "email") -> str:
     return str(info.ascii_email or info.normalized)  # an internationalised domain as punycode
 
 
+def address_key(address: str) -> str:
+    """One subscriber per key: the whole address with its case ignored, as every mailbox
+    provider reads it. The store compares with SQL's lower(), which agrees on the ASCII
+    addresses `normalise_email` returns."""
+    return address.lower()
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of an SQLite database URL (`sqlite:///path`), or None for any other database
     (PostgreSQL, or SQLite in memory)."""
     if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
         return None
     return Path(url.removeprefix("sqlite:///"))
+
+
+def _secret(env: Mapping[str, str], variable: str, file: str, key: str) -> str | None:
+    """A secret from its environment variable or its file (config key `key`). Set both, and
+    they must hold the same secret: two runs (a shell, cron) that signed with two keys would
+    mail links that the other cannot verify."""
+    from_env = env.get(variable) or None
+    if not file:
+        return from_env
+    from_file = read_secret_file(Path(file), key)
+    if from_env is not None and from_env != from_file:
+        raise ConfigError(
+            f"the file and the environment variable {variable} hold different secrets: "
+            f"set one of them (or make them the same)",
+            key=key,
+        )
+    return from_file
 
 
 def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
@@ -247,16 +276,20 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         database=db,
     )
     host = urlsplit(cfg.site.url).hostname or "localhost"
+    secret_file = str(root / cfg.email.secret_file) if cfg.email.secret_file else ""
+    password_file = str(root / cfg.smtp.password_file) if cfg.smtp.password_file else ""
     email = dataclasses.replace(
         cfg.email,
         sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
         unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
-        secret=env.get(cfg.email.secret_env) or None,
+        secret=_secret(env, cfg.email.secret_env, secret_file, "email.secret_file"),
+        secret_file=secret_file,
         dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
     )
     smtp = dataclasses.replace(
         cfg.smtp,
-        password=env.get(cfg.smtp.password_env) or None,
+        password=_secret(env, cfg.smtp.password_env, password_file, "smtp.password_file"),
+        password_file=password_file,
         ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
     )
     return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
@@ -350,10 +383,10 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
             raise ConfigError("the [site] table with `title` and `url` is required", key="site")
         cfg = Config(path=path, **sections)
         _validate(cfg)
+        return _resolve(cfg, path.parent, env)
     except ConfigError as exc:
         message = str(exc).removeprefix(f"{exc.key}: ") if exc.key else str(exc)
         raise ConfigError(message, key=exc.key, path=str(path)) from None
-    return _resolve(cfg, path.parent, env)
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:

@@ -33,6 +33,14 @@ class FileStat(NamedTuple):
     mtime_ns: int
 
 
+class Asset(NamedTuple):
+    """A local file an article links to (an image or a download), published beside its page."""
+
+    path: str  # relative to the articles folder, forward slashes, normalised, never escaping it
+    line: int  # the line of the article file that links it (for `path:line: reason` reports)
+    alt: str | None = None  # the alt text when linked as an image (`![alt](path)`), else None
+
+
 @dataclass(frozen=True)
 class Article:
     """One parsed article file: the result of `ingest.parse_article`."""
@@ -51,6 +59,12 @@ class Article:
     tags: tuple[str, ...] = ()
     draft: bool = False
     cta: str | None = None
+    language: str | None = None  # BCP 47 tag from front matter; None: the site's language
+    assets: tuple[Asset, ...] = ()
+    # The entry id is the page URL even though `id` is a URI: the article was published before
+    # syndicate kept URI ids (schema v7), and its readers hold the URL as its id.
+    url_id: bool = False
+    title_slug: bool = False  # the slug comes from the title (a URI id without a `slug`)
 
 
 @dataclass(frozen=True)
@@ -121,9 +135,31 @@ class RunReport:
     files_removed: tuple[str, ...] = ()
     digest_id: str | None = None
     sent: int = 0
-    failed: tuple[str, ...] = field(default=())
+    failed: tuple[str, ...] = field(default=())  # final: never retried
+    deferred: tuple[str, ...] = ()  # left pending for a later run (4xx, server unreachable)
+    held: int = 0  # due, but claimed by other senders whose leases hold them
+    held_until: datetime | None = None  # the latest of those leases
+    undelivered: str = ""  # why no mail could be sent at all (a missing key), after publishing
     refused: tuple[str, ...] = ()  # output files left alone: "path: reason"
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failed and not self.refused
+        return not (
+            self.problems or self.failed or self.deferred or self.undelivered or self.refused
+        )
+
+    @property
+    def did_something(self) -> bool:
+        """Whether the pass changed anything: articles, files, a digest, a message."""
+        return bool(
+            self.new or self.changed or self.removed or self.files_written
+            or self.files_removed or self.digest_id or self.sent or self.failed or self.deferred
+        )  # fmt: skip
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done (or skipped: another run holds the lock); 1 done, but some items failed or
+        no mail could be sent; 2 nothing done, because no mail can be sent (a missing setting)."""
+        if self.undelivered and not self.did_something:
+            return 2
+        return 0 if self.ok else 1

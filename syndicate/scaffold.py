@@ -43,6 +43,7 @@ url = "https://example.org/subscribe"
 from = "My Publication <newsletter@example.org>"
 delivery = "file"                     # write .eml files to the outbox; "smtp" sends
 address = ""
+# secret_file = "secret.key"          # with "smtp": the key for unsubscribe links (chmod 600)
 
 [schedule]
 timezone = "UTC"

@@ -45,10 +45,13 @@ def utc_now() -> datetime:
 def _log_report(job: str, report: RunReport) -> None:
     if report.skipped_locked:
         log.info("event=job-skipped job=%s reason=another-run-holds-the-lock", job)
-    else:
-        log.info("event=job-done job=%s new=%d changed=%d digest=%s sent=%d failed=%d problems=%d",
-                 job, report.new, report.changed, report.digest_id or "-", report.sent,
-                 len(report.failed), len(report.problems))  # fmt: skip
+        return
+    if report.undelivered:  # published, but no mail can go out: the operator must act
+        log.error("event=job-cannot-deliver job=%s error=%s", job, report.undelivered)
+    log.info("event=job-done job=%s new=%d changed=%d digest=%s sent=%d deferred=%d "
+             "failed=%d held=%d problems=%d", job, report.new, report.changed,
+             report.digest_id or "-", report.sent, len(report.deferred), len(report.failed),
+             report.held, len(report.problems))  # fmt: skip
 
 
 def pickup_job(config: Config, clock: Clock) -> None:

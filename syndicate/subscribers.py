@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from syndicate.config import normalise_email
+from syndicate.config import address_key, normalise_email
 from syndicate.errors import ConfigError, SyndicateError
 from syndicate.models import Subscriber
 
@@ -28,7 +28,8 @@ _NUL = "\x01"  # NUL bytes stand in as this while the csv module reads (it refus
 
 @dataclass(frozen=True)
 class Parsed:
-    """An import file's good rows (first occurrence of each address) and its problems."""
+    """An import file's good rows (first occurrence of each address, case ignored) and its
+    problems."""
 
     people: tuple[Subscriber, ...]
     problems: tuple[str, ...]
@@ -70,10 +71,10 @@ def parse_csv(text: str, source: str) -> Parsed:
         except ConfigError as exc:
             problems.append(str(exc))
             continue
-        if person.email in people:
+        if address_key(person.email) in people:  # also in another case: one reader
             duplicates += 1
         else:
-            people[person.email] = person
+            people[address_key(person.email)] = person
     return Parsed(tuple(people.values()), tuple(problems), duplicates)
 
 

@@ -30,6 +30,14 @@ _XML_ASCII = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _HTML_ASCII = dict.fromkeys([*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _SPACES = re.compile(r"\s+")
 _SLUG_DASHES = re.compile(r"[-_\s]+")
+# An absolute URI of the schemes kept as entry ids, in the characters RFC 3986 allows (ASCII).
+_URI_ID = re.compile(r"(?i)(?:urn|tag|https?):[0-9a-z;/?:@&=+$.\-_!~*'()%,#\[\]]+")
+# Scripts written right to left, and the languages written in them by default.
+_RTL_SCRIPTS = {"arab", "hebr", "thaa", "syrc", "nkoo", "adlm", "rohg", "mand", "samr"}
+_RTL_LANGUAGES = {
+    "ar", "arc", "ckb", "dv", "fa", "he", "iw", "ji", "ks", "ku-arab", "pnb", "ps", "sd", "syr",
+    "ug", "ur", "yi",
+}  # fmt: skip
 
 
 def _drop(text: str, ascii_table: dict[int, None], bmp: re.Pattern[str]) -> str:
@@ -91,6 +99,27 @@ def unique_slugs(names: Iterable[str], *, max_length: int = 48) -> dict[str, str
 
 def _suffixed(slug: str, name: str, digits: int = 8) -> str:
     return f"{slug}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:digits]}"
+
+
+def is_uri_id(text: str) -> bool:
+    """True for an id that is an absolute URI syndicate keeps as the entry id, in the ASCII
+    characters a URI may hold: `urn:<nid>:<nss>`, `tag:<authority>,<date>:<specific>`, or an
+    `http(s)://host/...` URL."""
+    if not _URI_ID.fullmatch(text):
+        return False
+    scheme, rest = text.split(":", 1)
+    if scheme.lower() in ("http", "https"):
+        return rest.startswith("//") and len(rest) > 2 and rest[2] not in "/?#"
+    return ":" in rest and not rest.startswith(":")
+
+
+def direction(language: str) -> str:
+    """`rtl` for a language tag written right to left by default (`ar`, `he`, `fa-IR`,
+    `az-Arab`), else `ltr`."""
+    parts = language.lower().split("-")
+    if any(part in _RTL_SCRIPTS for part in parts[1:]):
+        return "rtl"
+    return "rtl" if parts[0] in _RTL_LANGUAGES or "-".join(parts[:2]) in _RTL_LANGUAGES else "ltr"
 
 
 def truncate(text: str, limit: int) -> str:

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -15,10 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from . import parallel
+from .ports import free_port  # noqa: F401 (tests import it from here)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "test-secret-not-for-production"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the longest test files first; see tests/parallel.py."""
+    parallel.arrange(items, distributed=hasattr(config, "workerinput"))
 
 
 @pytest.fixture
@@ -86,13 +93,6 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class RecordingHandler:
     """An aiosmtpd handler that keeps every accepted message and can refuse chosen recipients."""
 
@@ -115,11 +115,11 @@ class RecordingHandler:
 
 @pytest.fixture
 def smtp_server():  # type: ignore[no-untyped-def]
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port."""
-    from aiosmtpd.controller import Controller
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, on a port the kernel picks."""
+    from .smtp_servers import LocalController
 
     handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     try:
         yield controller, handler

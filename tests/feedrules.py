@@ -5,7 +5,8 @@ must not look like HTML (`nonhtml`), HTML elements must parse strictly, hold onl
 and no relative URLs (`safeHtml`, `absUrlMixin`), dates are RFC 822 (RSS) and RFC 3339 (Atom)
 with a correct weekday, guids unique (and permalinks http URLs), URIs absolute and ASCII
 (`rfc2396_full`), the self link is the published URL, no C1 controls or U+FFFD
-(`BadCharacters`). Each check returns a list of problems; an empty list means no warning.
+(`BadCharacters`), and no two Atom entries with the same `updated` (`DuplicateUpdated`, "Two
+entries with the same value for atom:updated"): a strict-level warning. Each check returns a list of problems; an empty list means no warning.
 """
 
 from __future__ import annotations
@@ -126,15 +127,17 @@ def rss_problems(data: bytes, published_url: str) -> list[str]:
         guid = item.find("guid")
         assert guid is not None, "item without guid"
         guids.append(guid.text or "")
-        if guid.get("isPermaLink") != "true" or guid.text != item.findtext("link"):
-            problems.append(f"guid {guid.text!r} is not the item's permalink")
+        permalink = guid.get("isPermaLink", "true") == "true"
+        if permalink and guid.text != item.findtext("link"):
+            problems.append(f"guid {guid.text!r} is a permalink but not the item's link")
         problems += uri(guid.text, "guid") + uri(item.findtext("link"), "item link")
         problems += nonhtml(item.findtext("title", "")) + rfc822(item.findtext("pubDate"))
         problems += safe_html(item.findtext("description", ""))
         problems += safe_html(item.findtext("content:encoded", "", NS))
         problems += [p for c in item.findall("category") for p in nonhtml(c.text or "")]
-        if not item.findtext("dc:creator", None, NS) and item.find("author") is None:
-            problems.append(f"item {guid.text} has no author")
+        creator = item.find("dc:creator", NS)
+        if creator is not None and not (creator.text or "").strip():
+            problems.append(f"item {guid.text} has a blank dc:creator")
     problems += ["duplicate guids"] if len(set(guids)) != len(guids) else []
     return problems
 
@@ -157,6 +160,12 @@ def atom_problems(data: bytes, published_url: str) -> list[str]:
         problems += [] if MIME.match(link.get("type", "a/b")) else [f"bad type {link.get('type')}"]
     ids = [e.findtext("atom:id", "", NS) for e in root.findall("atom:entry", NS)]
     problems += ["duplicate ids"] if len(set(ids)) != len(ids) else []
+    updated = [e.findtext("atom:updated", "", NS) for e in root.findall("atom:entry", NS)]
+    problems += [
+        f"DuplicateUpdated: {value} on {updated.count(value)} entries"
+        for value in sorted(set(updated))
+        if updated.count(value) > 1
+    ]
     for entry in root.findall("atom:entry", NS):
         problems += uri(entry.findtext("atom:id", None, NS), "entry id")
         problems += nonhtml(entry.findtext("atom:title", "", NS))

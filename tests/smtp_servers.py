@@ -1,5 +1,7 @@
 """Real aiosmtpd servers on 127.0.0.1 for the delivery tests: one that records, refuses chosen
-recipients and can drop the connection, one behind STARTTLS with a self-signed certificate."""
+recipients and can drop the connection, one behind STARTTLS with a self-signed certificate.
+Each binds a port the kernel picks (or one reserved by `ports.free_port()`), so tests running in
+parallel never fight over a number."""
 
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from .conftest import RecordingHandler, free_port
+from .conftest import RecordingHandler
+
+READY_TIMEOUT = 60.0  # seconds for the server thread to listen and greet; aiosmtpd's default is
+# 1 s, which a machine busy with other test workers can miss ("SMTP server failed to start")
 
 
 class Sink(RecordingHandler):
@@ -43,9 +48,26 @@ class Sink(RecordingHandler):
         return [rcpt for _, rcpts, _ in self.messages for rcpt in rcpts]
 
 
+class LocalController(Controller):
+    """aiosmtpd's threaded server on 127.0.0.1: on `port`, or with port 0 on one the kernel
+    picks, which no other process can be holding; `.port` is the real one once started."""
+
+    def __init__(self, handler: Any, port: int = 0, **options: Any) -> None:
+        super().__init__(
+            handler, hostname="127.0.0.1", port=port, ready_timeout=READY_TIMEOUT, **options
+        )
+
+    def _trigger_server(self) -> None:
+        """Learn the bound port before aiosmtpd's first connection to its own server."""
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
 @contextlib.contextmanager
-def serving(handler: Sink, port: int | None = None, **options: Any) -> Iterator[int]:
-    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), **options)
+def serving(handler: Sink, port: int = 0, **options: Any) -> Iterator[int]:
+    """Serve `handler` on `port` (0: a port the kernel picks) and yield the port."""
+    controller = LocalController(handler, port=port, **options)
     controller.start()
     try:
         yield controller.port

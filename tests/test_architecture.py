@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "syndicate"
 # Each module's layer; a module may import only from layers below its own (and its own package).
 LAYERS = {
     "errors": 0, "models": 0, "text": 0, "tokens": 0, "gcpause": 0,
-    "cron": 1, "config": 2,
+    "cron": 1, "secretfile": 1, "config": 2,
     "ingest": 3, "store": 4, "render": 3, "deliver": 3, "scaffold": 3, "subscribers": 3,
     "websub": 3,
     "pipeline": 5, "schedule": 6, "cli": 7, "__main__": 8, "__init__": 0,

@@ -8,6 +8,7 @@ wanted width and writes what it measured into its DOM, which `--dump-dom` prints
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
@@ -86,19 +87,26 @@ def served(sample: Path) -> Iterator[tuple[Path, str]]:
     (sample / "articles" / "wide.md").write_text(WIDE, encoding="utf-8")
     assert run_once(load_config(config, env={"SYNDICATE_SECRET": SECRET}), NOW).ok
     output = sample / "feeds"
-    handler = functools.partial(QuietHandler, directory=str(output))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(output, port):
         yield output, url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+@contextlib.contextmanager
+def serving(folder: Path, port: int) -> Iterator[None]:
+    """A static HTTP server for `folder` on 127.0.0.1:`port` while the block runs."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def measure(browser: str, output: Path, url: str, page: str, width: int) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -398,3 +399,100 @@ def test_every_number_is_checked_against_its_documented_range(old: str, new: str
 
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+# --- secrets in files (what cron needs) ------------------------------------------------------
+
+
+def _with_file(tmp_path: Path, content: str | None, mode: int = 0o600, name: str = "key") -> str:
+    """A config naming `name` as [email] secret_file, with that file holding `content`."""
+    if content is not None:
+        (tmp_path / name).write_text(content)
+        (tmp_path / name).chmod(mode)
+    return MINIMAL + f'[email]\nsecret_file = "{name}"\n'
+
+
+def _file_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse(text, tmp_path / "config.toml", env)
+    message = str(info.value)
+    assert str(tmp_path / "config.toml") in message and "email.secret_file" in message
+    return message
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o700])
+def test_a_secret_file_only_its_owner_can_use_is_read(tmp_path: Path, mode: int) -> None:
+    cfg = parse(_with_file(tmp_path, "s3cret key\n", mode), tmp_path / "config.toml")
+    assert cfg.email.secret == "s3cret key"  # the trailing newline of `echo ... >` dropped
+    assert cfg.email.secret_file == str(tmp_path / "key")  # relative to the config's folder
+    assert "s3cret" not in repr(cfg)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o660, 0o666])
+def test_a_secret_file_others_can_read_or_write_is_refused(tmp_path: Path, mode: int) -> None:
+    message = _file_error(tmp_path, _with_file(tmp_path, "s3cret", mode))
+    assert f"mode {mode:04o}" in message and "chmod 600" in message
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"", "is empty"), (b" \n\n", "is empty"), (b"x" * 70_000, "larger than"),
+     (b"\xff\xfe", "not UTF-8")],
+)  # fmt: skip
+def test_an_empty_or_strange_secret_file_is_refused(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    (tmp_path / "key").write_bytes(content)
+    (tmp_path / "key").chmod(0o600)
+    assert expected in _file_error(tmp_path, _with_file(tmp_path, None))
+
+
+def test_a_missing_secret_file_is_refused(tmp_path: Path) -> None:
+    message = _file_error(tmp_path, _with_file(tmp_path, None))
+    assert f"secret file {tmp_path / 'key'} does not exist" in message
+
+
+def test_a_secret_file_must_be_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "key").mkdir(mode=0o700)
+    assert "not a regular file" in _file_error(tmp_path, _with_file(tmp_path, None))
+    os.mkfifo(tmp_path / "pipe", 0o600)  # opened without blocking, then refused
+    assert "not a regular file" in _file_error(tmp_path, _with_file(tmp_path, None, name="pipe"))
+
+
+def test_a_symlinked_secret_file_is_judged_by_its_target(tmp_path: Path) -> None:
+    """The mode is checked on the opened file: a link (always 0777 itself) to a private file
+    is fine, as secrets mounted by systemd or Kubernetes are; a link to a shared one is not."""
+    (tmp_path / "private").write_text("k1")
+    (tmp_path / "private").chmod(0o600)
+    (tmp_path / "shared").write_text("k2")
+    (tmp_path / "shared").chmod(0o644)
+    for name, target in (("to-private", "private"), ("to-shared", "shared"), ("dangling", "no")):
+        (tmp_path / name).symlink_to(tmp_path / target)
+    private = parse(_with_file(tmp_path, None, name="to-private"), tmp_path / "config.toml")
+    assert private.email.secret == "k1"
+    assert "mode 0644" in _file_error(tmp_path, _with_file(tmp_path, None, name="to-shared"))
+    assert "does not exist" in _file_error(tmp_path, _with_file(tmp_path, None, name="dangling"))
+
+
+def test_secret_file_and_environment_must_agree(tmp_path: Path) -> None:
+    text = _with_file(tmp_path, "k1\n")
+    same = parse(text, tmp_path / "config.toml", {"SYNDICATE_SECRET": "k1"})
+    assert same.email.secret == "k1"
+    message = _file_error(tmp_path, text, {"SYNDICATE_SECRET": "k2"})
+    assert "SYNDICATE_SECRET" in message and "different" in message and "k2" not in message
+    unset = parse(text, tmp_path / "config.toml", {"SYNDICATE_SECRET": ""})
+    assert unset.email.secret == "k1"  # an empty variable is no secret
+
+
+def test_smtp_password_file(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("hunter2\n")
+    (tmp_path / "pw").chmod(0o600)
+    text = MINIMAL + '[smtp]\npassword_file = "pw"\n'
+    assert parse(text, tmp_path / "config.toml").smtp.password == "hunter2"
+    (tmp_path / "pw").chmod(0o640)
+    with pytest.raises(ConfigError, match=r"smtp\.password_file: .*mode 0640"):
+        parse(text, tmp_path / "config.toml")
+    (tmp_path / "pw").chmod(0o600)
+    with pytest.raises(ConfigError, match=r"smtp\.password_file: .*SYNDICATE_SMTP_PASSWORD"):
+        parse(text, tmp_path / "config.toml", {"SYNDICATE_SMTP_PASSWORD": "other"})

@@ -136,7 +136,15 @@ def test_css_is_inlined_and_main_style_block_removed(digest: Digest, part: str) 
     assert all("padding:0 0 22px" in (s.get("style") or "") for s in stories)
     for link in tree.xpath("//h2/a"):
         assert "color:#0b57d0" in (link.get("style") or "")
-    assert "display:none" in (tree.xpath("//div[@class='preheader']/@style")[0])
+    style = tree.xpath("//div[@class='preheader']/@style")[0].replace(" ", "")
+    # hidden in layers, since no one property hides it in every client (caniemail): Gmail's
+    # mobile web drops display:none, Outlook on Windows needs mso-hide (in an [if mso] block)
+    for layer in ("display:none", "max-height:0", "max-width:0", "overflow:hidden",
+                  "font-size:0", "line-height:0", "color:#f2f2ef", "opacity:0"):  # fmt: skip
+        assert layer in style
+    assert "<!--[if mso]><style>.preheader { mso-hide: all; }</style><![endif]-->" in document
+    # the dark palette covers dates, the masthead line and the footer, not only the stories
+    assert ".masthead p, .masthead p a, .meta, .footer, .footer a { color: #b4b8bc" in document
     # the plain <style> rules are gone; only the data-premailer="ignore" block is left
     blocks = style_blocks(document)
     assert len(blocks) == 1
@@ -497,6 +505,24 @@ def test_message_id_is_per_digest_and_recipient(env: Any, digest: Digest) -> Non
     later = render(env, digest_id="2024-03-22")
     assert parse(message(later, delivery("bob@example.com")))["Message-ID"] != bob
     assert bob.endswith("@example.org>")
+
+
+def test_two_publications_mailing_one_reader_on_one_day_get_different_message_ids(
+    env: Any,
+) -> None:
+    """Two publications on one domain (so one Message-ID domain), both with a digest dated the
+    same day, mailing the same reader: receivers must not take one message for the other."""
+    gazette, courier = make_site(title="The Gazette"), make_site(title="The Courier")
+    ids = {}
+    for site in (gazette, courier):
+        digest = render(env, site=site)  # same digest id (the date) for both
+        raws = [message(digest, delivery("bob@example.com"), site=site) for _ in range(2)]
+        assert raws[0] == raws[1]  # a resend after a crash: the same bytes, the same id
+        ids[site.title] = parse(raws[0])["Message-ID"]
+        slug = site.title.lower().replace(" ", "-")
+        assert parse(raws[0])["List-Id"] == f"{site.title} <{slug}.example.org>"
+    assert ids["The Gazette"] != ids["The Courier"]
+    assert all(i.endswith("@example.org>") and DIGEST_ID in i for i in ids.values())
 
 
 def test_same_inputs_give_byte_identical_messages(env: Any, digest: Digest) -> None:

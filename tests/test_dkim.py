@@ -4,6 +4,7 @@ with dkimpy against the test's own public key (no DNS)."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import dkim
@@ -66,8 +67,9 @@ def test_dkim_key_needs_a_selector_and_a_readable_key(sample: Path) -> None:
         load_config(sample / "config.toml", {"SYNDICATE_SECRET": SECRET})
     _configure(sample, 'dkim_selector = "s1"')
     config = load_config(sample / "config.toml", {"SYNDICATE_SECRET": SECRET})
-    with pytest.raises(ConfigError, match=r"email.dkim_key.*missing.pem"):
-        pipeline.run_once(config, NOW)
+    report = pipeline.run_once(config, NOW)  # publishes, then cannot sign: sends nothing
+    assert report.digest_id and report.sent == 0 and not report.ok
+    assert re.search(r"email.dkim_key.*missing.pem", report.undelivered)
     (sample / "missing.pem").write_text("not a key")
     with pytest.raises(ConfigError, match=r"email\.dkim_key"):
-        pipeline.run_once(config, NOW)
+        pipeline.send(config, NOW)

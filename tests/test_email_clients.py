@@ -31,7 +31,15 @@ GRACEFUL = {
     "@media": "responsive and dark-mode tweaks; the layout is fluid without them",
     "<body> element": "body styles are repeated on the wrapper table",
     "role attribute": "role=presentation only helps screen readers",
-    "display:none": "only hides the preheader; a client without it shows one extra line",
+    # The preheader is hidden in layers (caniemail: no one property hides it everywhere; Gmail's
+    # mobile web drops display:none): max-height/max-width 0, font-size/line-height 0, text in
+    # the background colour, and (Outlook on Windows) mso-hide:all each hide it where the others
+    # are dropped.
+    "display:none": "one layer of the preheader's hiding; the others hold where it is dropped",
+    "opacity": "one layer of the preheader's hiding; the others hold where it is dropped",
+    "overflow": "one layer of the preheader's hiding; the others hold where it is dropped",
+    "visibility": "one layer of the preheader's hiding; the others hold where it is dropped",
+    "aria-label attribute": "names the message for screen readers; without it nothing changes",
     "border-radius": "the button gets square corners",
 }
 

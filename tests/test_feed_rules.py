@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from syndicate.render.feeds import atom, rss
 from syndicate.render.jsonfeed import json_feed
 
 from .conftest import NOW, SECRET
-from .factories import BASE, make_site
+from .factories import BASE, make_entry, make_site
 from .feedrules import atom_problems, nonhtml, rss_problems, safe_html
 from .test_jsonfeed import SCHEMA
 
+EARLIER = BASE - timedelta(hours=1)
 OPTIONS = ParseOptions(BASE.tzinfo, tuple(re.compile(p) for p in DEFAULT_CTA_PATTERNS))  # type: ignore[arg-type]
 
 
@@ -98,6 +100,10 @@ def test_the_checks_catch_what_the_validator_reports() -> None:
     assert not nonhtml("R&D and AT&T, 3 < 4")
     assert safe_html('<a href="page.html">x</a>') and safe_html("<script>x</script>")
     assert safe_html("<p>a</b>") and not safe_html('<p><a href="https://e.org/">x</a></p>')
+    same = [make_entry(2, published=BASE), make_entry(1, published=BASE)]
+    assert atom_problems(atom(make_site(), same), "https://example.org/atom.xml") == [
+        "DuplicateUpdated: 2024-03-10T08:00:00+00:00 on 2 entries"
+    ]
 
 
 def test_an_empty_feed_has_no_warnings() -> None:
@@ -146,7 +152,8 @@ def test_any_article_text_gives_feeds_with_no_warnings(
         return  # a clear per-file error is an accepted outcome for bad input
     entries = [
         Entry(article, BASE, BASE),
-        Entry(parse_article("Other\n\nBody.\n", "b.txt", OPTIONS), BASE, BASE),
+        # an hour older: the store gives every entry its own time (tests/test_publishing.py)
+        Entry(parse_article("Other\n\nBody.\n", "b.txt", OPTIONS), EARLIER, EARLIER),
     ]
     site = make_site(max_items=2)
     for render, check, name in ((rss, rss_problems, "rss.xml"), (atom, atom_problems, "atom.xml")):

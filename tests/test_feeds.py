@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from syndicate.render.feeds import atom, rss
+from syndicate.render.jsonfeed import json_feed
 
 from .factories import BASE, make_entry, make_site, newest_first
 
@@ -25,7 +27,7 @@ NS = {"atom": ATOM, "content": CONTENT, "dc": DC}
 
 # Every character XML 1.0 cannot carry that syndicate.text.xml_safe is meant to remove.
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-FOLLOW = "Local news, slowly (How to follow: https://example.org/subscribe.html)"
+DESCRIPTION = "Local news, slowly"  # readers show it as the feed's description: nothing added
 RFC822 = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
 
@@ -93,8 +95,7 @@ def test_rss_version_and_channel_basics() -> None:
     assert root.get("version") == "2.0"
     ch = channel(data)
     assert ch.findtext("title") == "The Gazette"
-    # The description points people who open the feed in a browser at the subscribe page.
-    assert ch.findtext("description") == FOLLOW
+    assert ch.findtext("description") == DESCRIPTION
     assert ch.findtext("language") == "fi"
     assert ch.findtext("ttl") == "60"
 
@@ -105,7 +106,7 @@ def test_atom_feed_basics() -> None:
     assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "fi"
     assert root.findtext(f"{{{ATOM}}}id") == "https://example.org/"
     assert root.findtext(f"{{{ATOM}}}title") == "The Gazette"
-    assert root.findtext(f"{{{ATOM}}}subtitle") == FOLLOW
+    assert root.findtext(f"{{{ATOM}}}subtitle") == DESCRIPTION
     # RFC 4287: a feed whose entries may lack an author needs a feed-level author.
     assert root.findtext(f"{{{ATOM}}}author/{{{ATOM}}}name") == "The Gazette"
 
@@ -181,6 +182,19 @@ def test_atom_feed_level_links_self_and_alternate() -> None:
     } in (links)
     alternates = [link for link in links if link.get("rel") == "alternate"]
     assert [link["href"] for link in alternates] == ["https://example.org/"]
+
+
+@pytest.mark.parametrize("hub", ["", "https://hub.example.net/"])
+def test_atom_lists_alternate_before_self_and_rss_link_stays_the_site(hub: str) -> None:
+    """Clients such as feed-extractor take Atom's first link for the site; feedgen's RSS <link>
+    is the last link added (F2): both must name the site, with or without a hub."""
+    site = make_site(hub=hub)
+    rels = [link.get("rel") for link in atom_links(parse_xml(atom(site, newest_first(1))))]
+    assert rels == ["alternate", "self", *(["hub"] if hub else [])]
+    ch = channel(rss(site, newest_first(1)))
+    assert ch.findtext("link") == "https://example.org/"
+    rss_rels = [link.get("rel") for link in ch.findall(f"{{{ATOM}}}link")]
+    assert rss_rels == ["self", *(["hub"] if hub else [])]
 
 
 # --- F2: RSS channel link is the site, atom:link self is the feed -------------------------------
@@ -410,10 +424,11 @@ def test_atom_author_name_f9() -> None:
     )
 
 
-def test_no_author_means_the_publication_is_the_creator() -> None:
-    # RSS has no feed-level author, so an item without one names the publication.
+def test_no_author_means_no_creator() -> None:
+    # An item without an author names no one: repeating the publication made rss2email send
+    # `From: "The Gazette: The Gazette"`. Atom falls back to the feed's author by itself.
     (item,) = items(rss(make_site(), [make_entry(1, author=None)]))
-    assert item.findtext(f"{{{DC}}}creator") == "The Gazette"
+    assert item.find(f"{{{DC}}}creator") is None and item.find("author") is None
     (element,) = entries_of(atom(make_site(), [make_entry(1, author=None)]))
     assert element.find(f"{{{ATOM}}}author") is None
 
@@ -501,3 +516,40 @@ def test_arbitrary_text_gives_well_formed_deterministic_feeds(
         root = parse_xml(first)  # well-formed
         assert not XML_INVALID.search(all_text(root))
         assert render(site, entries) == first
+
+
+# --- URI ids and languages ------------------------------------------------------------------------
+
+UUID = "urn:uuid:3f2a8c1e-7b4d-4e6a-9c0f-1d2e3f4a5b6c"
+
+
+def test_a_uri_id_is_the_entry_id_everywhere() -> None:
+    entry = make_entry(1, id=UUID, slug="a-story-moved-here")
+    (item,) = items(rss(make_site(), [entry]))
+    guid = item.find("guid")
+    assert guid is not None and guid.text == UUID and guid.get("isPermaLink") == "false"
+    assert item.findtext("link") == "https://example.org/articles/a-story-moved-here.html"
+    (element,) = entries_of(atom(make_site(), [entry]))
+    assert element.findtext(f"{{{ATOM}}}id") == UUID
+    assert json.loads(json_feed(make_site(), [entry]))["items"][0]["id"] == UUID
+    assert feedparser.parse(rss(make_site(), [entry])).entries[0].id == UUID
+
+
+def test_an_entry_published_before_uri_ids_keeps_its_url_as_id() -> None:
+    entry = make_entry(1, id=UUID, slug="urn-uuid-3f2a8c1e", url_id=True)
+    url = "https://example.org/articles/urn-uuid-3f2a8c1e.html"
+    (item,) = items(rss(make_site(), [entry]))
+    assert item.findtext("guid") == url and item.find("guid").get("isPermaLink") == "true"  # type: ignore[union-attr]
+    (element,) = entries_of(atom(make_site(), [entry]))
+    assert element.findtext(f"{{{ATOM}}}id") == url
+
+
+def test_an_entry_in_another_language_says_so() -> None:
+    entries = [make_entry(2, language="ru"), make_entry(1)]
+    russian, english = entries_of(atom(make_site(language="en"), entries))
+    assert russian.get("{http://www.w3.org/XML/1998/namespace}lang") == "ru"
+    assert english.get("{http://www.w3.org/XML/1998/namespace}lang") is None  # the feed's: en
+    first, second = items(rss(make_site(language="en"), entries))
+    assert first.findtext(f"{{{DC}}}language") == "ru" and second.find(f"{{{DC}}}language") is None
+    feed = json.loads(json_feed(make_site(language="en"), entries))
+    assert [i["language"] for i in feed["items"]] == ["ru", "en"]

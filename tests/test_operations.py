@@ -8,17 +8,21 @@ import logging
 import os
 import pty
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tomllib
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from syndicate.cron import parse_crontab
 
-from .conftest import NOW, ROOT, run_cli
+from .conftest import NOW, ROOT, SECRET, edit_config, run_cli, use_smtp
 from .test_deliver import _hold_lock
 
 UNITS = ROOT / "contrib" / "systemd"
@@ -205,7 +209,10 @@ def test_systemd_units_are_valid(tmp_path: Path) -> None:
     assert parsed["syndicate.service"]["Service"]["ExecStart"].endswith("schedule")
     assert parsed["syndicate-run.service"]["Service"]["Type"] == "oneshot"
     assert parsed["syndicate-run.service"]["Service"]["ExecStart"].endswith("run")
-    assert "OnUnitActiveSec" in parsed["syndicate-run.timer"]["Timer"]
+    timer = parsed["syndicate-run.timer"]["Timer"]
+    # Persistent= only acts on OnCalendar= timers (systemd.timer(5)): a missed run on boot.
+    assert "OnCalendar" in timer or "Persistent" not in timer
+    assert timer["OnCalendar"] == "*:0/10" and timer["Persistent"] == "true"
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         print("systemd-analyze not installed: checked the unit files by parsing only")
@@ -264,3 +271,99 @@ def test_a_line_break_in_a_logged_value_cannot_start_a_log_line() -> None:
     lines = TextFormatter("%(levelname)s %(message)s").format(record).split("\n")
     assert lines[0].startswith("ERROR event=article-skipped a.txt")
     assert all(line.startswith("    ") for line in lines[1:]) and "\r" not in lines[1]
+
+
+# -- secrets that cron can read, and what a run that cannot send says -----------------------
+
+NO_SECRET = {"SYNDICATE_SECRET": ""}  # run_cli passes the test key otherwise
+
+
+def _later(minutes: int) -> str:
+    return (NOW + timedelta(minutes=minutes)).isoformat()
+
+
+def _key_file(site: Path, mode: int = 0o600) -> None:
+    (site / "secret.key").write_text(SECRET + "\n")
+    (site / "secret.key").chmod(mode)
+    edit_config(site, 'secret_env = "SYNDICATE_SECRET"\n', 'secret_file = "secret.key"\n')
+
+
+def test_a_run_that_publishes_but_cannot_send_exits_1_and_says_why(
+    sample: Path,
+    smtp_server: Any,
+) -> None:
+    controller, handler = smtp_server
+    use_smtp(sample, controller.port)
+    first = run_cli(["-q", "run", "--now", NOW.isoformat()], sample, env=NO_SECRET)
+    assert first.returncode == 1, first.stderr  # feeds published, digest frozen: not "nothing"
+    (line,) = first.stderr.splitlines()  # one line, even with -q: cron mails it
+    assert line.startswith("syndicate: error: digest 2026-11-28 frozen, feeds published, but no")
+    assert "[email] secret_file" in line and "SYNDICATE_SECRET" in line
+    assert (sample / "feeds" / "rss.xml").exists() and handler.messages == []
+    again = run_cli(["-q", "run", "--now", _later(10)], sample, env=NO_SECRET)
+    assert again.returncode == 2  # this one did nothing at all: a configuration error
+    (line,) = again.stderr.splitlines()
+    assert "frozen" not in line and "secret_file" in line
+    status = run_cli(["status"], sample).stdout
+    assert "deliveries_pending: 1" in status and "exit=2" in status and "mail=impossible" in status
+    _key_file(sample)  # the key arrives, in a file: the waiting digest goes out
+    done = run_cli(["-q", "run", "--now", _later(20)], sample, env=NO_SECRET)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert [rcpt for _, rcpt, _ in handler.messages] == [["reader@example.org"]]
+
+
+def test_send_without_the_key_did_nothing_and_exits_2(sample: Path, smtp_server: Any) -> None:
+    use_smtp(sample, smtp_server[0].port)
+    assert run_cli(["digest", "--now", NOW.isoformat()], sample, env=NO_SECRET).returncode == 1
+    done = run_cli(["send"], sample, env=NO_SECRET)
+    assert done.returncode == 2 and "email.secret_env" in done.stderr
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640])
+def test_a_secret_file_others_can_read_stops_the_run_before_anything(
+    sample: Path, mode: int
+) -> None:
+    _key_file(sample, mode)
+    done = run_cli(["run", "--now", NOW.isoformat()], sample, env=NO_SECRET)
+    assert done.returncode == 2
+    assert "email.secret_file" in done.stderr and f"mode {mode:04o}" in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+    assert not (sample / "feeds").exists() and not (sample / "state").exists()
+
+
+def _readme_block(kind: str, after: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(rf"```{kind}\n(.+?)\n```", readme[readme.index(after) :], re.S)
+    assert block, f"README has no {kind} block after {after!r}"
+    return block.group(1)
+
+
+def test_readme_cron_recipe_works_in_crons_empty_environment(
+    sample: Path, smtp_server: Any
+) -> None:
+    """The issue's report: README's crontab line ran without SYNDICATE_SECRET, so the first
+    digest never went out. Follow the README's cron recipe (secret file, config keys, crontab
+    line) and run the line as cron does: /bin/sh, an environment of HOME, LOGNAME, PATH, SHELL."""
+    controller, handler = smtp_server
+    use_smtp(sample, controller.port)
+    assert (
+        run_cli(["-q", "digest", "--now", NOW.isoformat()], sample, env=NO_SECRET).returncode == 1
+    )
+    cron_env = {"HOME": str(sample), "LOGNAME": "root", "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
+    here = shlex.quote(str(sample))
+    setup = _readme_block("sh", "**cron.**").replace("/srv/newsletter", here)
+    subprocess.run(["/bin/sh", "-c", setup], env=cron_env, check=True)
+    assert (sample / "secret.key").stat().st_mode & 0o777 == 0o600
+    for section, keys in tomllib.loads(_readme_block("toml", "**cron.**")).items():
+        lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in keys.items())
+        edit_config(sample, f"[{section}]\n", f"[{section}]\n{lines}")
+    line = _readme_block("cron", "**cron.**")
+    command = " ".join(line.split()[5:]).replace(
+        "/srv/newsletter/.venv/bin/syndicate", f"{shlex.quote(sys.executable)} -m syndicate"
+    )
+    done = subprocess.run(
+        ["/bin/sh", "-c", command.replace("/srv/newsletter", here)],
+        env=cron_env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")  # cron mails nothing
+    assert [rcpt for _, rcpt, _ in handler.messages] == [["reader@example.org"]]

@@ -115,14 +115,21 @@ def test_pages_count_from_the_oldest_and_hold_every_entry_once(env: Any) -> None
     entries = newest_first(7)  # story-7 is the newest
     files = archive(env, make_site(page_size=3), entries, [])
 
-    assert sorted(p for p in files if p.startswith("page/")) == [
-        "page/1.html", "page/2.html", "page/3.html",
-    ]  # fmt: skip
+    assert sorted(p for p in files if p.startswith("page/")) == ["page/1.html", "page/2.html"]
     url = "https://example.org/articles/story-{}.html".format
-    assert teaser_links(files["page/1.html"]) == [url(3), url(2), url(1)]  # the oldest three
-    assert teaser_links(files["page/2.html"]) == [url(6), url(5), url(4)]
-    assert teaser_links(files["page/3.html"]) == [url(7)]  # the newest, not yet a full page
     assert teaser_links(files["index.html"]) == [url(7), url(6), url(5)]  # the newest three
+    assert teaser_links(files["page/1.html"]) == [url(3), url(2), url(1)]  # the oldest three
+    assert teaser_links(files["page/2.html"]) == [url(4)]  # the rest: not yet a full page
+
+
+def test_the_issue_example_repeats_no_story(env: Any) -> None:
+    """36 stories, 20 a page: page/2.html held 16 stories all on index.html, page/1.html
+    repeated 4 of them, and page 1's "Newer" led to the duplicate page."""
+    files = archive(env, make_site(page_size=20), newest_first(36), [])
+    assert sorted(p for p in files if p.startswith("page/")) == ["page/1.html"]
+    assert len(teaser_links(files["page/1.html"])) == 16
+    assert not set(teaser_links(files["page/1.html"])) & set(teaser_links(files["index.html"]))
+    assert pager(files, "page/1.html")[0] == "https://example.org/index.html"
 
 
 def pager(files: dict[str, bytes], path: str) -> tuple[str | None, str | None, str]:
@@ -136,10 +143,9 @@ def pager(files: dict[str, bytes], path: str) -> tuple[str | None, str | None, s
 def test_pagination_links(env: Any) -> None:
     files = archive(env, make_site(page_size=2), newest_first(5), [])
     page = "https://example.org/page/{}.html".format
-    # index shows 5, 4; the next older story (3) is on page 2 (holding 4, 3)
+    # index shows 5, 4; page 1 holds 2, 1 and page 2 the rest (3)
     assert pager(files, "index.html") == (None, page(2), "")
-    assert pager(files, "page/3.html") == ("https://example.org/index.html", page(2), "Page 3")
-    assert pager(files, "page/2.html") == (page(3), page(1), "Page 2")
+    assert pager(files, "page/2.html") == ("https://example.org/index.html", page(1), "Page 2")
     assert pager(files, "page/1.html") == (page(2), None, "Page 1")
     assert "page 2" in doc(files["page/2.html"]).findtext(".//title")
 
@@ -149,17 +155,17 @@ def test_a_new_story_changes_only_the_index_and_the_newest_page(env: Any) -> Non
     before = archive(env, site, newest_first(7), [])
     after = archive(env, site, newest_first(8), [])
     changed = {p for p in after if before.get(p) != after[p]}
-    assert changed == {"index.html", "page/3.html", "articles/story-8.html"}
-    filled = archive(env, site, newest_first(10), [])  # page 3 full: page 4 begins
+    assert changed == {"index.html", "page/2.html", "articles/story-8.html"}
+    filled = archive(env, site, newest_first(10), [])  # page 2 full: page 3 begins
     changed = {p for p in filled if after.get(p) != filled[p]}
     assert changed == {
-        "index.html", "page/3.html", "page/4.html", "articles/story-9.html",
+        "index.html", "page/2.html", "page/3.html", "articles/story-9.html",
         "articles/story-10.html",
     }  # fmt: skip
 
 
 def test_entries_exactly_filling_pages_make_no_empty_page(env: Any) -> None:
-    files = archive(env, make_site(page_size=2), newest_first(4), [])
+    files = archive(env, make_site(page_size=2), newest_first(6), [])
     assert sorted(p for p in files if p.startswith("page/")) == ["page/1.html", "page/2.html"]
     assert pager(files, "page/2.html")[0] == "https://example.org/index.html"
     assert pager(files, "page/1.html")[1] is None
@@ -277,7 +283,7 @@ def test_subscribe_page_lists_every_feed_reader_links_and_the_cta(env: Any) -> N
 def test_every_templated_page_has_absolute_feed_autodiscovery(env: Any) -> None:
     files = archive(env, make_site(page_size=2), newest_first(5), [make_digest()])
     templated = [p for p in html_pages(files) if not p.startswith("digests/")]
-    assert len(templated) == 1 + 3 + 5 + 1  # index + 3 pages, 5 articles, subscribe
+    assert len(templated) == 1 + 2 + 5 + 1  # index + 2 pages, 5 articles, subscribe
     for path in templated:
         tree = doc(files[path])
         rss = tree.xpath("//head/link[@rel='alternate'][@type='application/rss+xml']/@href")
@@ -299,7 +305,7 @@ def test_every_page_parses_as_html(env: Any) -> None:
     entries = [make_entry(3, title=NASTY), make_entry(2, tags=("a&b",)), make_entry(1)]
     files = archive(env, make_site(page_size=2), entries, [make_digest()])
     pages = html_pages(files)
-    assert len(pages) == 1 + 2 + 3 + 1 + 1  # index, 2 pages, 3 articles, subscribe, digest
+    assert len(pages) == 1 + 1 + 3 + 1 + 1  # index, 1 page, 3 articles, subscribe, digest
     for path, data in pages.items():
         assert data.startswith(b"<!DOCTYPE html>"), path
         parser = html5lib.HTMLParser(strict=True)
@@ -347,7 +353,7 @@ def test_users_templates_override_the_bundled_ones(tmp_path: Path) -> None:
         "<p id=custom>{{ entries | length }} on page {{ page.number }}</p>\n"
     )
     (tmp_path / "style.css").write_text("body { color: red; }\n")
-    files = archive(make_environment(tmp_path), make_site(page_size=2), newest_first(3), [])
+    files = archive(make_environment(tmp_path), make_site(page_size=2), newest_first(5), [])
     assert doc(files["index.html"]).xpath("string(//p[@id='custom'])") == "2 on page 0"
     assert doc(files["page/2.html"]).xpath("string(//p[@id='custom'])") == "1 on page 2"
     assert files["style.css"] == b"body { color: red; }\n"

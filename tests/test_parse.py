@@ -690,3 +690,59 @@ def test_deeply_nested_front_matter_is_an_article_error() -> None:
     with pytest.raises(ArticleError) as info:
         parse(text)
     assert info.value.path == "story.txt"
+
+
+# --- language, URI ids, linked files -----------------------------------------------------------
+
+
+def test_language_comes_from_front_matter_and_is_checked() -> None:
+    article = parse_article('+++\nlanguage = "ru"\n+++\nЗаголовок\n\nТекст.\n', "a.txt", OPTIONS)
+    assert article.language == "ru"
+    assert parse_article("Title\n\nText.\n", "b.txt", OPTIONS).language is None  # the site's
+    assert (
+        parse_article('+++\nlanguage = "pt-BR"\n+++\nT\n\nx\n', "c.txt", OPTIONS).language
+        == "pt-BR"
+    )
+    with pytest.raises(ArticleError) as caught:
+        parse_article('+++\ntitle = "T"\nlanguage = "English!"\n+++\nText.\n', "d.txt", OPTIONS)
+    assert (caught.value.line, "language") == (3, "language") and "pt-BR" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "urn:uuid:3f2a8c1e-7b4d-4e6a-9c0f-1d2e3f4a5b6c",
+        "tag:example.org,2019:story-7",
+        "https://old.example.com/2019/07/story",
+    ],
+)
+def test_a_uri_id_is_kept_and_the_slug_comes_from_the_title(ident: str) -> None:
+    text = f'+++\nid = "{ident}"\n+++\n# A Story Moved Here\n\nBody.\n'
+    article = parse_article(text, "moved.md", OPTIONS)
+    assert article.id == ident and article.slug == "a-story-moved-here" and article.title_slug
+    with_slug = parse_article(text.replace("+++\n#", 'slug = "kept"\n+++\n#', 1), "m.md", OPTIONS)
+    assert with_slug.slug == "kept" and not with_slug.title_slug
+    plain = parse_article('+++\nid = "story-7"\n+++\n# Title\n\nBody.\n', "x.md", OPTIONS)
+    assert plain.slug == "story-7" and not plain.title_slug  # not a URI: as before
+
+
+@pytest.mark.parametrize("ident", ["urn:uuid", "urn:uuid:ünïcode", "https:///path", "tag:x y:z"])
+def test_an_id_that_starts_like_a_uri_must_be_one(ident: str) -> None:
+    with pytest.raises(ArticleError) as caught:
+        parse_article(f'+++\nid = "{ident}"\n+++\n# T\n\nBody.\n', "bad.md", OPTIONS)
+    assert caught.value.line == 2 and "not a valid one" in caught.value.reason
+
+
+def test_linked_local_files_are_found_with_their_lines() -> None:
+    text = (
+        "+++\ntags = []\n+++\n# Title\n\nFirst paragraph.\n\n![A dombra](images/dombra%20big.jpg)\n\n"
+        "[the programme](files/programme.pdf#p2), [elsewhere](https://example.com/x.png),\n"
+        "[home](/index.html), [up](../secret.txt) and [again](images/dombra%20big.jpg).\n"
+    )
+    article = parse_article(text, "a.md", OPTIONS)
+    assert [(a.path, a.line, a.alt) for a in article.assets] == [
+        ("images/dombra big.jpg", 8, "A dombra"),
+        ("files/programme.pdf", 10, None),
+        ("../secret.txt", 11, None),
+    ]
+    assert parse_article("Title\n\nimages/x.jpg\n", "b.txt", OPTIONS).assets == ()  # plain text

@@ -139,6 +139,37 @@ def test_a_symlink_swapped_in_during_reads_never_leaks_the_secret(tmp_path: Path
     assert not any(SIGNING_KEY in s or "Secret title" in s for s in seen)
 
 
+def test_a_linked_file_swapped_for_a_symlink_is_never_read_through_it(tmp_path: Path) -> None:
+    """The same race for the files articles link to (images): `read_asset` checks where the
+    open descriptor really leads, so a symlink swapped in after the path was checked is
+    refused, never published."""
+    from syndicate.ingest import read_asset
+
+    root = tmp_path / "articles"
+    (root / "images").mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text(f"Secret title\n\n{SIGNING_KEY}\n")
+    swapper = _Swapper(root / "images" / "pic.png", secret)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    swapper.start()
+    read, refused = 0, 0
+    try:
+        for _ in range(3000):
+            try:
+                data = read_asset(root, "images/pic.png")
+            except (ValueError, OSError):
+                refused += 1
+            else:
+                read += 1
+                assert SIGNING_KEY.encode() not in data
+    finally:
+        swapper.stop.set()
+        swapper.join()
+        sys.setswitchinterval(interval)
+    assert swapper.swaps > 10 and read > 0 and refused > 0  # the race really ran both ways
+
+
 def test_a_swapped_symlink_never_reaches_the_feeds(sample: Path) -> None:
     secret = sample / "secret.txt"
     secret.write_text(f"Secret title\n\n{SIGNING_KEY}\n")

@@ -74,16 +74,25 @@ def server(published: Path, tmp_path: Path) -> Iterator[str]:
     conf = configure(tmp_path, published, port)
     process = subprocess.Popen([binary, "-c", str(conf), "-p", str(tmp_path)])
     try:
-        for _ in range(100):  # bounded wait until it listens
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        _wait_until_it_answers(process, port, tmp_path / "error.log")
         yield f"http://127.0.0.1:{port}/"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _wait_until_it_answers(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until nginx serves; a deadline, not a count of tries: a busy machine may take seconds."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                text = log.read_text() if log.exists() else ""
+                raise RuntimeError(f"nginx is not serving on port {port}: {text}") from None
+            time.sleep(0.05)
 
 
 def get(url: str, **headers: str) -> tuple[int, dict[str, str]]:

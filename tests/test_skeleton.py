@@ -12,7 +12,7 @@ import pytest
 from syndicate.models import Delivery
 from syndicate.render.common import make_environment
 from syndicate.render.digest import personalise, render_digest
-from syndicate.render.message import Skeleton, build_message, message_id
+from syndicate.render.message import Skeleton, build_message, list_id, message_id
 
 from .factories import TEMPLATES, make_entry, make_site
 
@@ -52,7 +52,8 @@ def test_each_copy_decodes_to_its_personalised_parts(address: str, name: str) ->
     assert _lines(message.get_body(("html",)).get_content()) == _lines(html)
     assert message["To"].addresses[0].addr_spec == address
     assert message["To"].addresses[0].display_name == name
-    assert message["Message-ID"] == message_id(DIGEST.id, address, "example.org")
+    ident = list_id(SITE, "example.org")
+    assert message["Message-ID"] == message_id(ident, DIGEST.id, address, "example.org")
     assert message["List-Unsubscribe"] == f"<{url}>, <mailto:news@example.org?subject=unsubscribe>"
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     body_lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")

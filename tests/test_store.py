@@ -291,3 +291,131 @@ def test_listing_is_entries_without_bodies(store: Store) -> None:
     ]
     assert store.listing() == light
     assert [e.updated.tzinfo for e in store.listing()] == [UTC] * 3
+
+
+# -- v6: one subscriber per address, whatever its case ------------------------------------
+
+V5_DUPLICATES = Path(__file__).parent / "data" / "state-v5-duplicates.sqlite"  # tests/tools
+MERGED = [  # what v6 makes of the v5 list: one row per address, first spelling, strongest status
+    Subscriber("Bounce@example.org", "B. Ounce", "bounced"),
+    Subscriber("gone@example.org", "Gone", "unsubscribed"),
+    Subscriber("reader.two@example.org", "R. Two", "active"),
+    Subscriber("solo@example.org", "Solo", "active"),
+    Subscriber("tri@example.org", "Tri", "active"),
+]
+LEDGER_AFTER = {  # digest 2026-10-03 went to every copy (history, kept); 2026-10-04 was waiting
+    **{("2026-10-03", e): ("sent", "") for e in (
+        "Bounce@example.org", "GONE@example.org", "READER.TWO@example.org", "TRI@example.org",
+        "Tri@example.org", "reader.two@example.org", "solo@example.org", "tri@example.org")},
+    ("2026-10-04", "Bounce@example.org"): ("failed", "cancelled: bounced"),
+    ("2026-10-04", "GONE@example.org"): ("failed", "cancelled: unsubscribed"),
+    ("2026-10-04", "READER.TWO@example.org"): (
+        "failed", "cancelled: duplicate of reader.two@example.org"),
+    ("2026-10-04", "reader.two@example.org"): ("pending", ""),
+    ("2026-10-04", "TRI@example.org"): ("sent", ""),  # the copy that went out stays the one
+    ("2026-10-04", "Tri@example.org"): ("failed", "cancelled: duplicate of TRI@example.org"),
+    ("2026-10-04", "tri@example.org"): ("failed", "cancelled: duplicate of TRI@example.org"),
+    ("2026-10-04", "solo@example.org"): ("pending", ""),
+}  # fmt: skip
+
+
+def _ledger(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.deliveries)).all()
+    return {(r.digest_id, r.email): (r.status, r.last_error) for r in rows}
+
+
+def _check_merged(store: Store) -> None:
+    """The merged list works as one: tokens of either copy, imports, new digests."""
+    from syndicate.tokens import make_token, verify_token
+
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert store.subscribers() == MERGED
+    assert _ledger(store) == LEDGER_AFTER
+    later = T0.replace(year=2027)
+    kept = store.upsert_subscribers(
+        [Subscriber("GONE@EXAMPLE.ORG"), Subscriber("Solo@x.org")], later
+    )
+    assert kept.kept_inactive == ["GONE@EXAMPLE.ORG"]  # an import never reactivates, any case
+    store.freeze_digest(digest("2027-01-01", ()), [], later)  # one message per reader now
+    assert sorted(d.email for d in store.open_deliveries() if d.digest_id == "2027-01-01") == [
+        "Solo@x.org", "reader.two@example.org", "solo@example.org", "tri@example.org"
+    ]  # fmt: skip
+    mailed = verify_token("k", make_token("k", "READER.TWO@example.org"))  # as a v5 mail had it
+    assert mailed is not None and store.set_subscriber_status(mailed, "unsubscribed", later)
+    assert Subscriber("reader.two@example.org", "R. Two", "unsubscribed") in store.subscribers()
+    assert {d.email for d in store.open_deliveries()} == {"Solo@x.org", "solo@example.org",
+                                                          "tri@example.org"}  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        conn.execute(schema.subscribers.insert().values(
+            email="SOLO@example.org", name="", status="active", created=later, updated=later))  # fmt: skip
+
+
+def test_a_v5_database_with_copies_of_one_address_is_merged(tmp_path: Path) -> None:
+    """The file was made by the v5 code itself (tests/tools/make_state_v5.py): its upserts
+    took `READER.TWO@` for a new reader and re-activated `GONE@` after `gone@` had left."""
+    import shutil
+
+    path = tmp_path / "state.db"
+    shutil.copy(V5_DUPLICATES, path)
+    with sa.create_engine(f"sqlite:///{path}").connect() as conn:  # as it was before
+        assert conn.scalar(sa.text("SELECT value FROM meta WHERE key='schema_version'")) == "5"
+        assert conn.scalar(sa.text("SELECT count(*) FROM subscribers")) == 10
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        _check_merged(store)
+    finally:
+        store.close()
+
+
+def test_a_v5_postgresql_database_with_copies_is_merged(postgres_url: str) -> None:
+    """The same v5 rows in PostgreSQL: the current schema taken back to v5 (no unique index),
+    filled with the v5 file's rows, then opened."""
+    store = Store.open(postgres_url)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ux_subscribers_address"))
+        conn.execute(sa.text("DROP INDEX ix_articles_assets"))  # and v7's articles columns
+        for column in ("language", "assets", "url_id"):
+            conn.execute(sa.text(f"ALTER TABLE articles DROP COLUMN {column}"))
+        conn.execute(sa.text("UPDATE meta SET value = '5' WHERE key = 'schema_version'"))
+        source = sa.create_engine(f"sqlite:///{V5_DUPLICATES}")
+        with source.connect() as old:
+            for table in (schema.subscribers, schema.digests, schema.deliveries):
+                rows = [dict(r._mapping) for r in old.execute(sa.select(table))]
+                conn.execute(table.insert(), rows)
+        source.dispose()
+    store.close()
+    store = Store.open(postgres_url)
+    try:
+        _check_merged(store)
+    finally:
+        store.close()
+
+
+def test_v7_marks_every_article_published_before_as_keeping_its_url_id(store: Store) -> None:
+    """From v6: v7 adds the language, the linked files and `url_id`, true for every article
+    already published."""
+    store.apply(Changes(new=(article("urn:uuid:1-2"),)), {}, T0)
+    with store.engine.begin() as conn:  # back to the v6 table, as an older syndicate left it
+        conn.execute(sa.text("DROP INDEX ix_articles_assets"))
+        for column in ("language", "assets", "url_id"):
+            conn.execute(sa.text(f"ALTER TABLE articles DROP COLUMN {column}"))
+        conn.execute(
+            schema.meta.update().values(value="6").where(schema.meta.c.key == "schema_version")
+        )
+    store.close()
+    reopened = Store.open(str(store.engine.url.render_as_string(hide_password=False)))
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
+    (old,) = reopened.entries()
+    assert old.article.url_id and old.article.assets == () and old.article.language is None
+    assert reopened.known_articles()["urn:uuid:1-2"].url_id
+    fresh = dataclasses.replace(article("urn:uuid:3-4"), language="ru")
+    reopened.apply(Changes(new=(fresh,)), {}, T0 + timedelta(hours=1))
+    new = reopened.entries_by_id(["urn:uuid:3-4"])["urn:uuid:3-4"]
+    assert not new.article.url_id and new.article.language == "ru"
+    columns = [c["name"] for c in sa.inspect(reopened.engine).get_columns("articles")]
+    if reopened.engine.dialect.name == "sqlite":  # the bodies stay last (v4)
+        assert columns[-2:] == ["body_html", "body_text"]
+    assert {"language", "assets", "url_id"} <= set(columns)
+    indexes = {i["name"] for i in sa.inspect(reopened.engine).get_indexes("articles")}
+    assert {"ix_articles_assets", "ix_articles_undigested"} <= indexes

@@ -206,3 +206,96 @@ def test_unsubscribe_of_an_address_not_on_the_list_says_so(sample: Path) -> None
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "ghost@example.org is not on the subscriber list" in done.stderr
     assert "unsubscribed:" not in done.stdout
+
+
+# -- one address, one subscriber, whatever its case ----------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "postgresql":
+        return Store.open(request.getfixturevalue("postgres_url"))
+    return Store.open(f"sqlite:///{tmp_path}/state.db")
+
+
+def test_an_address_in_another_case_is_the_same_subscriber(any_store: Store) -> None:
+    store = any_store
+    first = store.upsert_subscribers([Subscriber("reader.two@example.org", "Two")], T0)
+    again = store.upsert_subscribers([Subscriber("READER.TWO@example.org", "R. Two")], T0)
+    assert first.added == ["reader.two@example.org"] and not again.added
+    assert again.updated == ["READER.TWO@example.org"]
+    assert store.subscribers() == [Subscriber("reader.two@example.org", "R. Two")]  # first spelling
+    assert store.set_subscriber_status("Reader.Two@example.org", "unsubscribed", T0)
+    kept = store.upsert_subscribers([Subscriber("READER.TWO@example.org")], T0)
+    assert kept.kept_inactive == ["READER.TWO@example.org"]  # an import never reactivates
+    assert store.subscribers() == [Subscriber("reader.two@example.org", "R. Two", "unsubscribed")]
+    back = store.upsert_subscribers([Subscriber("Reader.TWO@example.org")], T0, resubscribe=True)
+    assert back.reactivated == ["Reader.TWO@example.org"]
+    assert [p.status for p in store.subscribers()] == ["active"]
+
+
+def test_the_database_refuses_a_second_copy_in_another_case(any_store: Store) -> None:
+    import sqlalchemy as sa
+
+    from syndicate.store.schema import subscribers
+
+    any_store.upsert_subscribers([Subscriber("reader@example.org")], T0)
+    with pytest.raises(sa.exc.IntegrityError), any_store.engine.begin() as conn:
+        row = {"email": "Reader@Example.org", "name": "", "status": "active"}
+        conn.execute(subscribers.insert().values(**row, created=T0, updated=T0))
+    assert len(any_store.subscribers()) == 1
+
+
+def test_one_batch_with_two_cases_of_one_address_makes_one_subscriber(any_store: Store) -> None:
+    done = any_store.add_subscribers([Subscriber("x@example.org"), Subscriber("X@example.org")], T0)
+    assert done == 1 and [p.email for p in any_store.subscribers()] == ["x@example.org"]
+
+
+def test_leaving_cancels_messages_queued_under_another_case(store: Store) -> None:
+    import sqlalchemy as sa
+
+    from syndicate.ingest import Changes
+    from syndicate.models import Article, Digest
+    from syndicate.store.schema import deliveries
+
+    store.apply(Changes(new=(Article("a", "a.txt", "T", "a", "<p>x</p>", "x", "x", "h"),)), {}, T0)
+    store.upsert_subscribers([Subscriber("Reader@example.org")], T0)
+    store.freeze_digest(Digest("d1", T0, "s", "h", "t", "w", "m", ("a",)), [], T0)
+    with store.engine.begin() as conn:  # as a v5 ledger may hold it: queued in another case
+        conn.execute(deliveries.update().values(email="READER@example.org"))
+    assert store.set_subscriber_status("reader@example.org", "bounced", T0, "550 no such user")
+    assert store.open_deliveries() == [] and store.counts()["deliveries_failed"] == 1
+    with store.engine.connect() as conn:
+        assert conn.scalar(sa.select(deliveries.c.last_error)) == "cancelled: 550 no such user"
+
+
+def test_csv_duplicates_in_another_case_are_merged() -> None:
+    parsed = parse_csv("Reader@example.org,First\nREADER@example.org,Second\n", "f.csv")
+    assert parsed.people == (Subscriber("Reader@example.org", "First"),)
+    assert parsed.duplicates == 1
+
+
+def test_add_import_config_and_token_follow_one_rule(sample: Path) -> None:
+    """The issue's reports, through the real commands: an import in capitals added a second
+    copy, and re-activated a reader who had left."""
+    assert _cli(sample, "subscribers", "add", "reader.two@example.org")[0] == 0
+    assert _cli(sample, "subscribers", "add", "gone@example.org")[0] == 0
+    assert _cli(sample, "subscribers", "remove", "gone@example.org")[0] == 0
+    (sample / "in.csv").write_text("email\nREADER.TWO@example.org\nGONE@EXAMPLE.ORG\n")
+    code, out, _ = _cli(sample, "subscribers", "import", "in.csv")
+    assert code == 0 and "0 added, 1 updated, 1 kept unsubscribed or bounced" in out
+    code, _, err = _cli(sample, "subscribers", "add", "Gone@example.org")
+    assert code == 1 and "--resubscribe" in err
+    with (sample / "config.toml").open("a") as config:  # the config lists one in capitals too
+        config.write('\n[[subscribers]]\nemail = "Reader.Two@Example.org"\n')
+    code, out, err = _cli(sample, "run", "--now", NOW.isoformat())
+    assert code == 0, err
+    mailed = [p.name.lower() for p in (sample / "outbox").rglob("*.eml")]
+    assert mailed.count("reader.two@example.org.eml") == 1  # one copy, not two or three
+    assert "gone@example.org.eml" not in mailed
+    listed = _cli(sample, "subscribers", "list")[1]
+    assert listed.lower().count("reader.two@example.org") == 1
+    assert "gone@example.org\t\tunsubscribed" in listed
+    code, out, _ = _cli(sample, "unsubscribe", make_token(SECRET, "READER.TWO@example.org"))
+    assert code == 0  # a token minted for another case unsubscribes the one subscriber
+    assert "reader.two@example.org\t\tunsubscribed" in _cli(sample, "subscribers", "list")[1]

@@ -7,6 +7,7 @@ This package must not touch the database, the output folder or the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import re
@@ -15,19 +16,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import imagesize
+
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
 from syndicate.gcpause import paused_gc
 from syndicate.ingest.parse import MAX_ID, ParseOptions, decode, parse_article
-from syndicate.models import Article, ArticleProblem, FileStat, Progress, no_progress
+from syndicate.models import Article, ArticleProblem, Asset, FileStat, Progress, no_progress
+from syndicate.text import slugify
 
 __all__ = [
-    "Changes", "Known", "ParseOptions", "ScanResult", "options_for", "plan", "read", "scan", "walk",
+    "Changes", "Known", "ParseOptions", "ScanResult", "asset_file", "image_size", "options_for",
+    "plan", "read", "read_asset", "scan", "walk",
 ]  # fmt: skip
 
 SUFFIXES = (".txt", ".md", ".markdown")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks and other controls
 MAX_BYTES = 20 * 1024 * 1024
+MAX_ASSET_BYTES = 100 * 1024 * 1024  # a linked file is published whole: refuse a runaway one
 
 
 def options_for(config: Config) -> ParseOptions:
@@ -142,6 +148,82 @@ def _walk(root: Path) -> ScanResult:
     return result
 
 
+def asset_file(root: Path, relative: str) -> Path:
+    """The file of an asset path; ValueError saying why it is refused when it is
+    outside the articles folder (also through a symlink), hidden, an article's own source,
+    not a regular file, missing or too large."""
+    parts = relative.split("/")
+    if relative.startswith("/") or ".." in parts:
+        raise ValueError("points outside the articles folder; not published")
+    if any(part.startswith(".") for part in parts):
+        raise ValueError("is a hidden file; not published")
+    if relative.lower().endswith(SUFFIXES):
+        raise ValueError("is an article file, not an asset: link to its page instead")
+    path = root / relative
+    try:
+        resolved = path.resolve(strict=True)
+        info = resolved.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError("not found in the articles folder") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror}") from None
+    if not resolved.is_relative_to(root.resolve()):
+        raise ValueError("is a symlink that leaves the articles folder; not published")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("is not a regular file")
+    if info.st_size > MAX_ASSET_BYTES:
+        raise ValueError(f"is larger than {MAX_ASSET_BYTES // 2**20} MiB; not published")
+    return resolved
+
+
+def read_asset(root: Path, relative: str) -> bytes:
+    """The bytes of a linked file, checked as `asset_file` checks it (ValueError if refused).
+
+    The checks are made again on the open descriptor (where it really leads, what it is), so a
+    symlink swapped in between `asset_file`'s look and the read cannot publish a file from
+    outside the articles folder."""
+    fd = os.open(asset_file(root, relative), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        info = os.fstat(fd)
+        if not opened.is_relative_to(root.resolve()) or not stat.S_ISREG(info.st_mode):
+            raise ValueError("changed while it was read (a symlink out?); not published")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_ASSET_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_ASSET_BYTES:
+        raise ValueError(f"is larger than {MAX_ASSET_BYTES // 2**20} MiB; not published")
+    return data
+
+
+def image_size(root: Path, relative: str) -> tuple[int, int] | None:
+    """(width, height) of a linked PNG, JPEG, GIF or WebP image from its header (imagesize),
+    or None for a file that is not one or is refused."""
+    try:
+        width, height = imagesize.get(asset_file(root, relative))
+    except Exception:  # a refused file, or a header too broken for imagesize: no size
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _checked_assets(root: Path, article: Article) -> tuple[Article, list[str]]:
+    """The article keeping only the linked files that can be published; a warning
+    (`path:line: reason`) for each other one."""
+    kept: list[Asset] = []
+    warnings: list[str] = []
+    for asset in article.assets:
+        try:
+            asset_file(root, asset.path)
+        except ValueError as exc:
+            warnings.append(f"{article.source}:{asset.line}: linked file {asset.path!r} {exc}")
+        else:
+            kept.append(asset)
+    if len(kept) == len(article.assets):
+        return article, warnings
+    return dataclasses.replace(article, assets=tuple(kept)), warnings
+
+
 def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResult) -> None:
     """Read and parse the named files of a walk into `into` (its `parsed`, `problems`)."""
     real = tuple(dict.fromkeys((os.path.abspath(root), os.path.realpath(root))))
@@ -150,8 +232,10 @@ def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResu
         for name in names:
             try:
                 text, warnings = decode(_read(folder, real, name), name)
-                into.parsed.append(parse_article(text, name, options, warnings))
-                into.warnings.extend(warnings)
+                article = parse_article(text, name, options, warnings)
+                article, missing = _checked_assets(root, article)
+                into.parsed.append(article)
+                into.warnings.extend(warnings + missing)
             except ArticleError as exc:
                 into.problems.append(ArticleProblem(exc.path, exc.line, exc.reason))
             except OSError as exc:
@@ -184,6 +268,7 @@ class Known:
     source: str
     slug: str
     content_hash: str
+    url_id: bool = False  # published before URI ids were kept: its page keeps the id's slug
 
 
 @dataclass(frozen=True)
@@ -207,6 +292,14 @@ def _conflict(
         )
     claims[value] = article.source
     return None
+
+
+def _legacy_slug(article: Article, old: Known | None) -> Article:
+    """An article published before URI ids were kept had its page named after its id: it keeps
+    that page (and the page URL as its entry id), so its readers see nothing change."""
+    if old is None or not old.url_id or not article.title_slug:
+        return article
+    return dataclasses.replace(article, slug=slugify(article.id), title_slug=False, url_id=True)
 
 
 def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
@@ -237,6 +330,7 @@ def plan(known: Mapping[str, Known], scanned: ScanResult) -> Changes:
         return (old is None or old.source != article.source, article.source)
 
     for article in sorted(scanned.parsed, key=incumbent_first):
+        article = _legacy_slug(article, known.get(article.id))
         if article.draft:
             drafts += 1
             continue

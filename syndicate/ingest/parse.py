@@ -12,19 +12,25 @@ import codecs
 import hashlib
 import html
 import itertools
+import posixpath
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from syndicate.errors import ArticleError
-from syndicate.models import Article
-from syndicate.text import one_line, slugify, truncate, xml_safe
+from syndicate.models import Article, Asset
+from syndicate.text import is_uri_id, one_line, slugify, truncate, xml_safe
 
-FRONT_KEYS = ("id", "title", "date", "updated", "author", "tags", "summary", "slug", "draft")
+FRONT_KEYS = (
+    "id", "title", "date", "updated", "author", "tags", "summary", "slug", "draft", "language",
+)  # fmt: skip
 SUMMARY_LENGTH = 300
 MAX_ID = 1024  # characters: the store's `articles.id` column (PostgreSQL enforces it)
 MAX_TAG = 100  # characters of one tag
@@ -36,6 +42,10 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 _KEY = re.compile(r"""\s*(?:["']?(?P<key>[\w-]+)["']?\s*[=.]|\[+\s*["']?(?P<table>[\w-]+))""")
 _ATX = re.compile(r"\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 _BREAKS = ("softbreak", "hardbreak")
+# A BCP 47 language tag as publishers write them: `en`, `ru`, `pt-BR`, `zh-Hant-TW`, `sr-Latn`.
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+# An id that names a URI scheme syndicate keeps as the entry id; the rest must be a valid URI.
+_URI_SCHEME = re.compile(r"(?i)(?:urn|tag|https?):")
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,21 @@ class _Front:
                             "([feeds] max_tags)")  # fmt: skip
         return tuple(kept[:most])
 
+    def language(self) -> str | None:
+        value = self.text("language")
+        if value is not None and not _LANGUAGE.fullmatch(value):
+            raise self.error("language", f"not a language tag like 'en' or 'pt-BR': {value!r}")
+        return value
+
+    def uri_id(self) -> str | None:
+        """The front-matter id when it is a URI (`urn:`, `tag:`, `http(s):`), else None."""
+        value = self.text("id")
+        if value is None or not _URI_SCHEME.match(value):
+            return None
+        if not is_uri_id(value):
+            raise self.error("id", f"starts like a URI but is not a valid one: {value!r}")
+        return value
+
     def flag(self, key: str) -> bool:
         value = self.values.get(key, False)
         if not isinstance(value, bool):
@@ -214,13 +239,52 @@ def _lift_cta(blocks: list[tuple[int, str]], patterns: tuple[re.Pattern[str], ..
     return None
 
 
-def _markdown_lede(source: str) -> str:
-    tokens = _MD.parse(source)
+def _markdown_lede(tokens: list[Token]) -> str:
     for opening, inline in itertools.pairwise(tokens):
         if opening.type == "paragraph_open" and inline.children is not None:
             parts = [t.content if t.type not in _BREAKS else " " for t in inline.children]
             return "".join(parts)
     return ""
+
+
+def _walk(tokens: list[Token]) -> Iterator[Token]:
+    for token in tokens:
+        yield token
+        if token.children:
+            yield from _walk(token.children)
+
+
+def _local(url: str) -> str | None:
+    """The file a relative link names, relative to the articles folder (may start with `..`),
+    or None for links elsewhere (a scheme, a host, `/site-root`, `#fragment`)."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path or parts.path.startswith("/"):
+        return None
+    return posixpath.normpath(unquote(parts.path))
+
+
+def _line_of(url: str, path: str, lines: list[str], first: int) -> int:
+    """The first line after the front matter that holds the link (as written or decoded)."""
+    for number, line in enumerate(lines, start=first):
+        if url in line or path in line or unquote(url) in line:
+            return number
+    return first
+
+
+def assets(tokens: list[Token], lines: list[str], first: int) -> tuple[Asset, ...]:
+    """The local files a Markdown body (its tokens) links to or shows, in order, each once."""
+    found: dict[str, Asset] = {}
+    for token in _walk(tokens):
+        if token.type == "image":
+            url, alt = str(token.attrGet("src") or ""), token.content
+        elif token.type == "link_open":
+            url, alt = str(token.attrGet("href") or ""), None
+        else:
+            continue
+        path = _local(url)
+        if path is not None and path not in found:
+            found[path] = Asset(path, _line_of(url, path, lines, first), alt)
+    return tuple(found.values())
 
 
 def parse_article(
@@ -244,20 +308,27 @@ def parse_article(
         raise ArticleError(path, first, "no article text after the title")
     if markdown:
         body_text = "\n\n".join(block for _, block in blocks)
-        body_html, lede = _MD.render(body_text), _markdown_lede(body_text)
+        tokens = _MD.parse(body_text)  # once, for the HTML, the lede and the linked files
+        body_html = _MD.renderer.render(tokens, _MD.options, {})
+        lede, linked = _markdown_lede(tokens), assets(tokens, lines, first)
     else:
+        linked = ()
         paragraphs = [one_line(block) for _, block in blocks]
         body_text = "\n\n".join(paragraphs)
         body_html = "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
         lede = paragraphs[0]
+    uri = front.uri_id()
     article_id = front.text("id") or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     if len(article_id) > MAX_ID:
         raise front.error("id", f"{len(article_id)} characters, more than {MAX_ID}")
+    title = title or "Untitled"
+    # A URI id names no page: the page is named after the title (or the front-matter slug).
+    slug = front.text("slug") or (title if uri else article_id)
     return Article(
         id=article_id,
         source=path,
-        title=title or "Untitled",
-        slug=slugify(front.text("slug") or article_id),
+        title=title,
+        slug=slugify(slug),
         body_html=body_html,
         body_text=body_text,
         summary=truncate(front.text("summary") or lede, SUMMARY_LENGTH),
@@ -268,4 +339,7 @@ def parse_article(
         tags=front.tags(options.max_tags, [] if warnings is None else warnings),
         draft=front.flag("draft"),
         cta=cta,
+        language=front.language(),
+        assets=linked,
+        title_slug=bool(uri) and front.text("slug") is None,
     )

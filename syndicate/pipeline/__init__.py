@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -26,7 +27,7 @@ from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
-from syndicate.pipeline.mail import Clock, deliver_pending
+from syndicate.pipeline.mail import Clock, Outcome, deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
@@ -69,7 +70,7 @@ def run_once(
         if store is None:
             return RunReport(skipped_locked=True)
         report = _run(config, store, now, force_digest, progress, ping_hub, clock)
-        store.record_run(now, now, 0 if report.ok else 1, _summary(report))
+        store.record_run(now, now, report.exit_code, _summary(report))
         return report
 
 
@@ -108,8 +109,9 @@ def _summary(report: RunReport) -> str:
     return (
         f"new={report.new} changed={report.changed} removed={report.removed} "
         f"problems={len(report.problems)} digest={report.digest_id or '-'} "
-        f"sent={report.sent} failed={len(report.failed)}"
-    )
+        f"sent={report.sent} deferred={len(report.deferred)} failed={len(report.failed)} "
+        f"held={report.held}"
+    ) + (" mail=impossible" if report.undelivered else "")
 
 
 def _run(
@@ -131,7 +133,12 @@ def _run(
     if force_digest or digest_due(config, store.last_digest_time(), now):
         digest_id = freeze(config, store, env, lambda: snapshot.site, now)
     result = build(config, store, env, snapshot, progress)
-    sent, failed = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+    mail, undelivered = Outcome(), ""
+    try:
+        mail = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+    except ConfigError as exc:  # e.g. no signing key: what is published stays published
+        undelivered = str(exc)
+        log.info("event=delivery-impossible error=%s", exc)  # the CLI and scheduler say it
     if ping_hub:  # after the mail: a slow hub never delays a digest
         announce(config, store, result.written)
     return RunReport(
@@ -146,9 +153,17 @@ def _run(
         files_removed=result.removed,
         refused=result.refused,
         digest_id=digest_id,
-        sent=sent,
-        failed=tuple(failed),
+        undelivered=undelivered,
+        **_mail_fields(mail),
     )
+
+
+def _mail_fields(mail: Outcome) -> dict[str, Any]:
+    """The RunReport fields of a sending pass."""
+    return {
+        "sent": mail.sent, "failed": mail.failed, "deferred": mail.deferred,
+        "held": mail.held.messages, "held_until": mail.held.until,
+    }  # fmt: skip
 
 
 def send(
@@ -164,8 +179,7 @@ def send(
         def site() -> Site:  # a sender needs no article bodies
             return site_for(config, ctas=store.ctas())
 
-        sent, failed = deliver_pending(config, store, site, now, clock, progress)
-        return RunReport(sent=sent, failed=tuple(failed))
+        return RunReport(**_mail_fields(deliver_pending(config, store, site, now, clock, progress)))
     finally:
         store.close()
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import jinja2
 
-from syndicate import __version__, deliver
+from syndicate import __version__, deliver, ingest
 from syndicate.config import Config
+from syndicate.errors import ArticleError
 from syndicate.gcpause import paused_gc
 from syndicate.models import Entry, Progress, no_progress
 from syndicate.render import outputs, pages, tags
@@ -50,10 +52,51 @@ class Snapshot:
 
 
 def stamp(config: Config, store: Store, env: jinja2.Environment) -> str:
-    """What the whole output folder depends on; equal stamps mean equal folders."""
+    """What the whole output folder depends on; equal stamps mean equal folders (the linked
+    files included: replacing an image changes no article)."""
     assert env.loader is not None
     sources = [(name, env.loader.get_source(env, name)[0]) for name in env.list_templates()]
-    return outputs.digest(__version__, store.generation(), repr(config), sources)
+    files = _asset_stats(config.paths.articles, store.asset_paths())
+    return outputs.digest(__version__, store.generation(), repr(config), sources, files)
+
+
+def _asset_stats(
+    root: Path, paths: Iterable[str], warn: bool = False
+) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of each publishable linked file; the others are left out (warned
+    about at pick-up, and with `warn` when they went since)."""
+    found = []
+    for path in sorted(set(paths)):
+        try:
+            info = ingest.asset_file(root, path).stat()
+        except (ValueError, OSError) as exc:
+            if warn:
+                log.warning("event=asset-skipped path=%s reason=%s", path, str(exc) or "gone")
+            continue
+        found.append((path, info.st_size, info.st_mtime_ns))
+    return found
+
+
+def asset_outputs(root: Path, entries: Sequence[Entry], taken: set[str]) -> list[outputs.Output]:
+    """The files articles link to, published beside the pages (`articles/<path>`) with their
+    bytes unchanged; never over a page (`taken`)."""
+    paths = [a.path for e in entries for a in e.article.assets]
+    planned = []
+    for path, size, mtime in _asset_stats(root, paths, warn=True):
+        target = f"articles/{path}"
+        if target in taken:
+            log.warning("event=asset-skipped path=%s reason=same-name-as-a-page", path)
+            continue
+        key = outputs.digest("asset", path, size, mtime)
+        planned.append(outputs.Output(target, key, functools.partial(_asset, root, path)))
+    return planned
+
+
+def _asset(root: Path, path: str, _: outputs.Bodies) -> bytes:
+    try:
+        return ingest.read_asset(root, path)
+    except ValueError as exc:  # it changed since it was planned: stop, never publish it
+        raise ArticleError(path, 1, f"linked file {exc}") from None
 
 
 def plan(env: jinja2.Environment, snapshot: Snapshot, store: Store) -> list[outputs.Output]:
@@ -63,6 +106,7 @@ def plan(env: jinja2.Environment, snapshot: Snapshot, store: Store) -> list[outp
     planned = outputs.feed_outputs(site, entries, site.main, "", base)
     planned += tags.tag_outputs(env, site, entries, base)
     planned += pages.archive_outputs(env, site, entries, base)
+    planned += asset_outputs(snapshot.config.paths.articles, entries, {o.path for o in planned})
     for ident in store.digest_ids():
         page = functools.partial(_digest_page, store, ident)
         planned.append(

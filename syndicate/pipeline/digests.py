@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 
 import jinja2
 
+from syndicate import ingest
 from syndicate.config import Config
 from syndicate.cron import next_fire_after, parse_crontab
+from syndicate.models import Entry
 from syndicate.render.common import Site
-from syndicate.render.digest import render_digest
+from syndicate.render.digest import first_image, render_digest
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
@@ -23,6 +25,17 @@ def digest_due(config: Config, last: datetime | None, now: datetime) -> bool:
         return True
     fire = next_fire_after(parse_crontab(config.digest.schedule, config.tz), last)
     return fire is not None and fire <= now
+
+
+def image_sizes(config: Config, entries: list[Entry]) -> dict[str, tuple[int, int]]:
+    """The width and height of each article's lead image, read from the image file's header."""
+    sizes = {}
+    for entry in entries:
+        path = first_image(entry)
+        size = ingest.image_size(config.paths.articles, path) if path else None
+        if path and size:
+            sizes[path] = size
+    return sizes
 
 
 def freeze(
@@ -46,7 +59,8 @@ def freeze(
         log.info("event=digest-skipped reason=no-new-articles")
         return None
     digest_id = store.unused_digest_id(now.astimezone(config.tz).strftime("%Y-%m-%d"))
-    digest = render_digest(env, site(), candidates, digest_id=digest_id, created=now)
+    sizes = image_sizes(config, candidates)
+    digest = render_digest(env, site(), candidates, digest_id=digest_id, created=now, sizes=sizes)
     queued = store.freeze_digest(digest, (), now, exempt_before=cutoff)
     log.info(
         "event=digest-frozen digest=%s articles=%d recipients=%d",

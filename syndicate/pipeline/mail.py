@@ -1,22 +1,23 @@
 """Mail: turn each due ledger row into a message and hand it to the configured sender.
 
 SMTP runs `[smtp] max_connections` threads, one connection each, paced to
-`[smtp] rate_per_second`; each worker claims a few due messages at a time (leased to it), and
-every outcome is committed at once, one at a time (a lock), so a crash loses nothing and never
-re-sends a `sent` message. 4xx answers are retried in later runs with exponential backoff up to
-`[smtp] max_attempts`; a 5xx answer to the recipient fails that message and marks the address
-bounced; an unreachable server stops the batch and leaves the rest pending. Holds no SQL and no
-SMTP; never reads the clock (`now` is passed in).
+`[smtp] rate_per_second`; each worker claims a few due messages at a time (leased to it, the
+leases kept alive by a heartbeat, see `leases`), confirms in the database right before each
+hand-over that the message is still its own, and commits every outcome at once, one at a time
+(a lock), so a crash loses nothing, never re-sends a `sent` message, and a live worker never
+sends a message another worker took over. 4xx answers are deferred to later runs with
+exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails that
+message and marks the address bounced; an unreachable server stops the batch and defers the
+rest. Holds no SQL and no SMTP; never reads the clock (`now` and `clock` are passed in).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from syndicate import deliver
 from syndicate.config import Config
 from syndicate.errors import ConfigError, DeliveryError, StoreError
 from syndicate.models import Delivery, Progress, no_progress
+from syndicate.pipeline.leases import Heartbeat, Held, free_dead_claims, protected, worker_name
 from syndicate.render.common import Site
 from syndicate.render.dkim import DkimKey, sign
 from syndicate.render.message import Skeleton, sender_domain
@@ -36,14 +38,16 @@ MAX_CLAIM = 32  # the most messages one worker claims at once
 
 
 def signing_key(config: Config, store: Store) -> str:
-    """The key that signs unsubscribe tokens: from the environment, or (file delivery only) a
-    random key kept in the state database so that local trials work out of the box."""
+    """The key that signs unsubscribe tokens: from `[email] secret_file` or the environment, or
+    (file delivery only) a random key kept in the state database so that local trials work out
+    of the box."""
     if config.email.secret:
         return config.email.secret
     if config.email.delivery == "smtp":
         raise ConfigError(
-            f"environment variable {config.email.secret_env} must hold the key that signs "
-            "unsubscribe links before mail is sent",
+            f"no key to sign unsubscribe links: name a file holding it in [email] secret_file "
+            f"(readable by its owner only: what cron needs) or set the environment variable "
+            f"{config.email.secret_env}",
             key="email.secret_env",
         )
     stored = store.get_meta("local_secret")
@@ -88,19 +92,22 @@ def _sender(config: Config) -> deliver.Sender:
 
 
 class _Batch:
-    """One process's sending: worker threads that each claim one due message at a time from
-    the shared ledger (other processes or machines may be claiming too) until none is left."""
+    """One process's sending: worker threads that each claim a few due messages at a time from
+    the shared ledger (other processes or machines may be claiming too) until none is left,
+    under one heartbeat that keeps their claims alive."""
 
     def __init__(
         self, config: Config, store: Store, now: datetime, build: Builder, clock: Clock
     ) -> None:
         self.config, self.store, self.now, self.build, self.clock = config, store, now, build, clock
-        self.name = f"{socket.gethostname()}/{os.getpid()}"
         self.lease = timedelta(seconds=config.smtp.lease)
+        self.heartbeat = Heartbeat(store, self.lease, clock)
+        self.names: list[str] = []  # every worker this batch ran, for the summary
         self.ledger = threading.Lock()  # one ledger write at a time, each committed at once
         self.stop = threading.Event()  # the server is unreachable: leave the rest pending
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
-        self.sent, self.failed = 0, list[str]()
+        self.sent, self.failed, self.deferred = 0, list[str](), list[str]()
+        self.lost = 0  # claimed, then taken over by another worker before we sent it
         self.error: BaseException | None = None  # a worker's unexpected error, re-raised
         self.total, self.progress, self.claim_size = 0, no_progress, 1
 
@@ -109,34 +116,41 @@ class _Batch:
         smtp = self.config.email.delivery == "smtp"
         count = min(self.config.smtp.max_connections, due) if smtp else 1
         self.claim_size = _claim_size(due, count, self.config.smtp.rate_per_second)
-        workers = [threading.Thread(target=self.work, daemon=True) for _ in range(count)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        self.names = [worker_name() for _ in range(count)]
+        workers = [threading.Thread(target=self.work, args=(name,), daemon=True)
+                   for name in self.names]  # fmt: skip
+        with self.heartbeat:
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
         if self.error is not None:
             raise self.error
 
-    def work(self) -> None:
+    def work(self, worker: str) -> None:
         sender, claimed = _sender(self.config), list[Delivery]()
-        worker = f"{self.name}/{threading.get_ident()}"
+        self.heartbeat.add(worker)
         try:
             while not self.stop.is_set():
                 claimed = claimed or self.claim(worker)[::-1]
                 if not claimed:
                     return
-                self.one(sender, claimed.pop())
+                self.one(sender, claimed.pop(), worker)
         except BaseException as exc:  # e.g. the database went away: stop everyone, report it
             self.error = exc
             self.stop.set()
         finally:
             sender.close()
             self.give_back(claimed, worker)
+            self.heartbeat.discard(worker)
 
     def claim(self, worker: str) -> list[Delivery]:
         with self.ledger:
+            keep = protected(self.store, self.heartbeat.active())
             clock = self.clock()
-            return self.store.claim(worker, self.now, clock, clock + self.lease, self.claim_size)
+            return self.store.claim(
+                worker, self.now, clock, clock + self.lease, self.claim_size, keep
+            )
 
     def give_back(self, claimed: list[Delivery], worker: str) -> None:
         """Claimed but never attempted (the batch stopped): pending again at once, rather than
@@ -148,7 +162,19 @@ class _Batch:
             log.warning("event=release-failed worker=%s messages=%d error=%s", worker,
                         len(claimed), exc)  # fmt: skip
 
-    def one(self, sender: deliver.Sender, delivery: Delivery) -> None:
+    def still_mine(self, delivery: Delivery, worker: str) -> bool:
+        """The last word before the hand-over: the database says the message is still this
+        worker's (and its lease starts afresh). A message another worker took over after our
+        lease ran out (a starved heartbeat) is its now: we never send it."""
+        with self.ledger:
+            if self.store.confirm(delivery, worker, self.clock() + self.lease):
+                return True
+            self.lost += 1
+        log.warning("event=claim-lost digest=%s to=%s worker=%s action=not-sent",
+                    delivery.digest_id, delivery.email, worker)  # fmt: skip
+        return False
+
+    def one(self, sender: deliver.Sender, delivery: Delivery, worker: str) -> None:
         try:
             message = self.build(delivery)
         except (ValueError, DeliveryError) as exc:  # e.g. an address no header can carry
@@ -159,6 +185,8 @@ class _Batch:
                 self.failure(delivery, error)
             return
         self.pacer.wait()
+        if not self.still_mine(delivery, worker):
+            return
         try:
             sender.send(delivery.digest_id, delivery.email, message)
         except DeliveryError as exc:
@@ -168,14 +196,19 @@ class _Batch:
         with self.ledger:
             self.store.mark_delivery(delivery, "sent", self.now)
             self.sent += 1
-            self.progress("send", self.sent + len(self.failed), self.total)
+            self.advance()
+
+    def advance(self) -> None:
+        self.progress("send", self.sent + len(self.failed) + len(self.deferred), self.total)
 
     def failure(self, delivery: Delivery, exc: DeliveryError) -> None:
         store, now, attempts = self.store, self.now, delivery.attempts  # the claim counted it
+        final = False
         if exc.unreachable:  # not the recipient's fault: no attempt counted, stop the batch
             self.stop.set()
             store.mark_delivery(delivery, "pending", now, str(exc), attempts=attempts - 1)
         elif exc.permanent or attempts >= self.config.smtp.max_attempts:
+            final = True
             store.mark_delivery(delivery, "failed", now, str(exc))
             if exc.bounce:
                 store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
@@ -184,12 +217,14 @@ class _Batch:
             # strictly later than this run's `now`: a 4xx is retried by a later run, not this one
             wait = max(timedelta(seconds=min(seconds, MAX_WAIT)), timedelta(microseconds=1))
             store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
-        log.error(
-            "event=delivery-failed digest=%s to=%s attempts=%d permanent=%s error=%s",
-            delivery.digest_id, delivery.email, attempts, exc.permanent, exc,
+        log.log(
+            logging.ERROR if final else logging.WARNING,
+            "event=delivery-%s digest=%s to=%s attempts=%d permanent=%s error=%s",
+            "failed" if final else "deferred", delivery.digest_id, delivery.email, attempts,
+            exc.permanent, exc,
         )  # fmt: skip
-        self.failed.append(delivery.email)
-        self.progress("send", self.sent + len(self.failed), self.total)
+        (self.failed if final else self.deferred).append(delivery.email)
+        self.advance()
 
 
 def _claim_size(due: int, workers: int, rate: float) -> int:
@@ -205,6 +240,18 @@ Builder = Callable[[Delivery], bytes]
 Clock = Callable[[], datetime]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one sending pass did: sent, failed for good, deferred (left pending for a later
+    run: a 4xx answer, an unreachable server, a TLS failure), and what it could not touch
+    because other senders' leases hold it."""
+
+    sent: int = 0
+    failed: tuple[str, ...] = ()
+    deferred: tuple[str, ...] = ()
+    held: Held = field(default_factory=Held)
+
+
 def deliver_pending(
     config: Config,
     store: Store,
@@ -212,13 +259,15 @@ def deliver_pending(
     now: datetime,
     clock: Clock | None = None,
     progress: Progress = no_progress,
-) -> tuple[int, list[str]]:
-    """Send every due message; returns (sent, addresses that failed this time).
+) -> Outcome:
+    """Send every due message, first taking over the claims of this host's dead processes.
 
     `clock` tells wall-clock time for leases (default: `now`); `now` stamps the ledger."""
+    clock = clock or (lambda: now)
+    free_dead_claims(store)
     due = store.open_counts(now)
     if not due:
-        return 0, []
+        return Outcome()
     key, dkim = signing_key(config, store), dkim_key(config)
     skeletons = {  # premailer and the shared headers: once per digest, never per recipient
         digest.id: Skeleton.for_digest(site(), digest, config.email.sender)
@@ -230,10 +279,13 @@ def deliver_pending(
         message = skeletons[delivery.digest_id].build(delivery, url)
         return message if dkim is None else sign(message, dkim)
 
-    batch = _Batch(config, store, now, build, clock or (lambda: now))
+    batch = _Batch(config, store, now, build, clock)
     batch.run(sum(due.values()), progress)
+    held = Held.elsewhere(store.claims(), batch.names, clock())
+    until = held.until.isoformat() if held.until else "-"
     log.info(
-        "event=delivered sent=%d failed=%d via=%s", batch.sent, len(batch.failed),
+        "event=delivered sent=%d deferred=%d failed=%d held=%d held_until=%s lost=%d via=%s",
+        batch.sent, len(batch.deferred), len(batch.failed), held.messages, until, batch.lost,
         config.email.delivery,
     )  # fmt: skip
-    return batch.sent, batch.failed
+    return Outcome(batch.sent, tuple(batch.failed), tuple(batch.deferred), held)

@@ -33,7 +33,7 @@ _SIZE_MTIME = itemgetter(1, 2)  # of a FileStat
 def _remember(known: dict[str, ingest.Known], changes: ingest.Changes) -> None:
     for article in (*changes.new, *changes.changed, *changes.moved):
         known[article.id] = ingest.Known(
-            article.id, article.source, article.slug, article.content_hash
+            article.id, article.source, article.slug, article.content_hash, article.url_id
         )
     for ident in changes.removed:
         known.pop(ident, None)

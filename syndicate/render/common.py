@@ -20,7 +20,7 @@ import markupsafe
 from syndicate.config import Config
 from syndicate.errors import RenderError
 from syndicate.models import Entry
-from syndicate.text import html_safe, slugify, unique_slugs
+from syndicate.text import direction, html_safe, is_uri_id, slugify, unique_slugs
 
 GENERIC_CTA = "Get our stories sent directly to you: subscribe to the newsletter."
 FEED_FILES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
@@ -68,6 +68,22 @@ class Site:
     def article_url(self, entry: Entry) -> str:
         return self.url_for(f"articles/{entry.article.slug}.html")
 
+    def entry_id(self, entry: Entry) -> str:
+        """The entry's id in every feed: its front-matter id when that is a URI (`urn:`,
+        `tag:`, `http(s):`; not for articles published before such ids were kept), else its
+        page URL."""
+        article = entry.article
+        return (
+            article.id if not article.url_id and is_uri_id(article.id) else self.article_url(entry)
+        )
+
+    def language_of(self, entry: Entry) -> str:
+        return entry.article.language or self.language
+
+    def asset_url(self, path: str) -> str:
+        """Where a file an article links to is published: beside the article pages."""
+        return self.url_for("articles/" + quote(path))
+
     def digest_url(self, digest_id: str) -> str:
         return self.url_for(f"digests/{digest_id}.html")
 
@@ -97,15 +113,13 @@ class Site:
 
     @property
     def main(self) -> Channel:
-        description = f"{self.description} (How to follow: {self.url_for('subscribe.html')})"
-        return Channel(self.title, description, self.url, self.feeds)
+        return Channel(self.title, self.description, self.url, self.feeds)
 
     def channel(self, tag: str) -> Channel:
         """The feeds of one tag: same items as the main feeds, only those with the tag."""
         feeds = {kind: self.tag_url(tag, name) for kind, name in FEED_FILES.items()}
         title = f"{self.title}: {tag}"
-        follow = self.url_for("subscribe.html")
-        description = f"Stories tagged “{tag}” from {self.title} (How to follow: {follow})"
+        description = f"Stories tagged “{tag}” from {self.title}"
         return Channel(title, description, self.tag_url(tag), feeds, tag)
 
     @property
@@ -180,6 +194,7 @@ def make_environment(templates: Path) -> jinja2.Environment:
     )
     env.filters["date"] = _date
     env.filters["wrap"] = _wrap
+    env.filters["direction"] = direction
     return env
 
 

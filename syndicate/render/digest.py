@@ -12,6 +12,7 @@ import hashlib
 import html
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import jinja2
@@ -21,6 +22,41 @@ from syndicate.render.common import Site, render_template
 from syndicate.text import one_line, truncate
 
 FIELDS = ("email", "unsubscribe_url")
+IMAGE_WIDTH = 544  # the content column: 600 px less its padding
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An article's lead image as the digest shows it: absolute URL, display size, alt text."""
+
+    url: str
+    width: int
+    height: int
+    alt: str
+
+
+def first_image(entry: Entry) -> str | None:
+    """The path of the first local image the article shows, if any."""
+    return next((a.path for a in entry.article.assets if a.alt is not None), None)
+
+
+def pictures(
+    site: Site, entries: Sequence[Entry], sizes: Mapping[str, tuple[int, int]]
+) -> dict[str, Picture]:
+    """Each article's lead image (its first local image whose size is known), by article id,
+    scaled to fit the column: email clients that ignore CSS still lay it out right."""
+    found = {}
+    for entry in entries:
+        path = first_image(entry)
+        if path is None or path not in sizes:
+            continue
+        width, height = sizes[path]
+        shown = min(width, IMAGE_WIDTH)
+        alt = next(a.alt or "" for a in entry.article.assets if a.path == path)
+        found[entry.article.id] = Picture(
+            site.asset_url(path), shown, max(1, round(height * shown / width)), alt
+        )
+    return found
 
 
 def placeholder(marker: str, name: str) -> str:
@@ -42,6 +78,9 @@ def inline_css(document: str) -> str:
         strip_important=False,  # P9: responsive and dark-mode rules need !important
         keep_style_tags=False,
         disable_validation=True,
+        # CSS `height: auto` must not become the attribute height="auto": images carry their
+        # real width and height attributes, which clients without CSS lay out by
+        disable_basic_attributes=["width", "height"],
         cssutils_logging_level=logging.CRITICAL,  # P5: mso-* properties are not errors
     )
     inlined: str = inliner.transform(document, pretty_print=False)  # P8
@@ -61,8 +100,10 @@ def render_digest(
     *,
     digest_id: str,
     created: datetime,
+    sizes: Mapping[str, tuple[int, int]] | None = None,
 ) -> Digest:
-    """Render and inline a digest once; the result is frozen and sent to every recipient."""
+    """Render and inline a digest once; the result is frozen and sent to every recipient.
+    `sizes`: (width, height) of the linked images, by path (read by the caller)."""
     marker = make_marker(digest_id, entries)
     subject = subject_for(site, entries)
     context = {
@@ -72,6 +113,7 @@ def render_digest(
         "subject": subject,
         "preheader": truncate(" · ".join(e.article.title for e in entries), 140),
         "view_url": site.digest_url(digest_id),
+        "pictures": pictures(site, entries, sizes or {}),
         **{name: placeholder(marker, name) for name in FIELDS},
     }
     email_html = inline_css(render_template(env, "digest.html.j2", web=False, **context))

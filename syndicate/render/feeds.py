@@ -30,6 +30,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CONTENT_CHARS = 1_000_000
 _LINK_ATTRS = ("rel", "type", "hreflang", "title", "length")
 ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 class _RssHub(BaseExtension):  # type: ignore[misc]
@@ -48,7 +49,10 @@ class _RssHub(BaseExtension):  # type: ignore[misc]
 
 
 class _FixedEntry(FeedEntry):  # type: ignore[misc]
-    """F1: feedgen 1.0.0 drops rel/type/... from Atom entry links; put them back."""
+    """F1: feedgen 1.0.0 drops rel/type/... from Atom entry links; put them back. Also carries
+    the entry's `xml:lang`, which feedgen has no setter for."""
+
+    language = ""
 
     def atom_entry(self, extensions: bool = True) -> Any:
         entry = super().atom_entry(extensions)
@@ -56,6 +60,8 @@ class _FixedEntry(FeedEntry):  # type: ignore[misc]
             for attr in _LINK_ATTRS:
                 if data.get(attr):
                     element.set(attr, str(data[attr]))
+        if self.language:
+            entry.set(XML_LANG, self.language)
         return entry
 
 
@@ -65,12 +71,7 @@ def _generator(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]
     fg.id(channel.home)
     fg.title(plain(channel.title).strip() or site.url)
     fg.description(plain(channel.description))
-    fg.link(href=channel.feeds[kind], rel="self", type=FEED_TYPES[kind])  # F2: self first ...
-    if site.hub:
-        fg.register_extension("websub", _RssHub, atom=False, rss=True)
-        fg.websub.hub = site.hub
-        fg.link(href=site.hub, rel="hub")  # Atom keeps every link
-    fg.link(href=channel.home, rel="alternate", type="text/html")  # ... alternate last (F2)
+    _links(fg, site, channel, kind)
     fg.language(site.language)
     fg.ttl(site.ttl)
     fg.author(name=plain(site.title).strip() or site.url)
@@ -79,12 +80,33 @@ def _generator(site: Site, channel: Channel, kind: str, entries: Sequence[Entry]
     return fg
 
 
+def _links(fg: FeedGenerator, site: Site, channel: Channel, kind: str) -> None:
+    """The feed's links. Atom lists them in the order added, and clients that take the first
+    link for the site want `alternate` first; feedgen's RSS `<link>` is the *last* link added
+    (F2), so RSS adds `alternate` last. RSS carries only the self (and, by _RssHub, hub) links."""
+    alternate = {"href": channel.home, "rel": "alternate", "type": "text/html"}
+    self_link = {"href": channel.feeds[kind], "rel": "self", "type": FEED_TYPES[kind]}
+    hub = [{"href": site.hub, "rel": "hub"}] if site.hub else []
+    if site.hub and kind == "rss":
+        fg.register_extension("websub", _RssHub, atom=False, rss=True)
+        fg.websub.hub = site.hub
+    order = [self_link, *hub, alternate] if kind == "rss" else [alternate, self_link, *hub]
+    for link in order:
+        fg.link(**link)
+
+
 def _add(fg: FeedGenerator, site: Site, entry: Entry, kind: str) -> None:
     article = entry.article
     url = site.article_url(entry)
+    ident = site.entry_id(entry)
     fe = fg.add_entry(_FixedEntry(), order="append")  # F10: keep our newest-first order
-    fe.id(url)
-    fe.guid(url, permalink=True)
+    fe.id(ident)
+    fe.guid(ident, permalink=ident == url)  # a URI id is no link: isPermaLink="false"
+    language = site.language_of(entry)
+    if language != site.language:  # else the feed's own language holds
+        fe.language = language
+        if kind == "rss":
+            fe.dc.dc_language(language)
     fe.title(plain(article.title).strip() or "Untitled")  # Atom requires a title
     fe.link(href=url, rel="alternate", type="text/html")
     fe.published(entry.published)  # F4, F5: aware datetimes from the content
@@ -95,9 +117,9 @@ def _add(fg: FeedGenerator, site: Site, entry: Entry, kind: str) -> None:
     else:
         fe.summary(plain(article.summary).strip() or "…")  # Atom text: must not be blank
     author = plain(article.author or "").strip()
-    if author:
-        fe.author(name=author)  # Atom: without one, the feed-level author (the publication)
-    fe.dc.dc_creator(author or plain(site.title).strip() or site.url)  # RSS has no feed author
+    if author:  # without one, Atom has the feed's author (the publication); RSS names no one
+        fe.author(name=author)
+        fe.dc.dc_creator(author)  # F9: RSS <author> needs an email
     for tag in article.tags:
         if plain(tag).strip():
             fe.category(term=plain(tag).strip())

@@ -26,16 +26,16 @@ def _time(value: datetime) -> str:
 
 def _item(site: Site, entry: Entry) -> dict[str, Any]:
     article = entry.article
-    url = site.article_url(entry)  # the same id as the RSS guid and the Atom id
+    url = site.article_url(entry)
     item: dict[str, Any] = {
-        "id": url,
+        "id": site.entry_id(entry),  # the same id as the RSS guid and the Atom id
         "url": url,
         "title": xml_safe(article.title).strip() or "Untitled",
         "content_html": absolute_html(article.body_html, url),
         "summary": xml_safe(article.summary),
         "date_published": _time(entry.published),
         "date_modified": _time(entry.updated),
-        "language": site.language,
+        "language": site.language_of(entry),  # JSON Feed 1.1 allows `language` per item
     }
     if article.author:
         item["authors"] = [{"name": xml_safe(article.author)}]

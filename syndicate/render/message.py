@@ -1,8 +1,9 @@
 """One recipient's MIME message, as bytes ready for SMTP or an `.eml` file.
 
-multipart/alternative (text/plain, then text/html), deterministic Message-ID and Date, and
-headers written by `render.headers`, so that no title or name can break a line or add a header;
-each finished header block is checked before it leaves. Pure: no I/O, no clock.
+multipart/alternative (text/plain, then text/html), a deterministic Message-ID (per publication,
+digest and recipient) and Date, and headers written by `render.headers`, so that no title or
+name can break a line or add a header; each finished header block is checked before it leaves.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -28,10 +29,17 @@ def sender_domain(sender: str) -> str:
         return domain  # refused by the header check, naming it
 
 
-def message_id(digest_id: str, email: str, domain: str) -> str:
-    """The same (digest, recipient) always gets the same Message-ID, so a resend is detectable."""
-    digest = hashlib.sha256(f"{digest_id}\x00{email}".encode()).hexdigest()[:24]
-    return f"<{slugify(digest_id)}.{digest}@{domain}>"
+def list_id(site: Site, domain: str) -> str:
+    """The publication's List-Id (RFC 2919) identifier: `<title-slug>.<sender's domain>`."""
+    return f"{slugify(site.title)}.{domain}"
+
+
+def message_id(list_ident: str, digest_id: str, email: str, domain: str) -> str:
+    """The same (publication, digest, recipient) always gets the same Message-ID, so a resend
+    after a crash is detectable; two publications on one domain that mail one reader on the
+    same day (same digest id) get different ones, since the List-Id is in the hash."""
+    key = f"{list_ident}\x00{digest_id}\x00{email}"
+    return f"<{slugify(digest_id)}.{hashlib.sha256(key.encode()).hexdigest()[:24]}@{domain}>"
 
 
 def _qp(text: str) -> bytes:
@@ -82,7 +90,8 @@ class Skeleton:
     mailto: str
     sender: bytes  # the From header
     about: bytes  # Subject and Date
-    list_id: bytes
+    list_ident: str  # the List-Id identifier, part of every Message-ID's hash
+    list_id: bytes  # the List-Id header
     text: Chunks  # the bodies, encoded once (see `_chunks`)
     html: Chunks
 
@@ -93,10 +102,11 @@ class Skeleton:
         address = f"{address.rpartition('@')[0]}@{domain}"
         about = headers.unstructured("Subject", digest.subject)
         about += headers.token("Date", format_datetime(digest.created))
-        list_id = headers.mailbox("List-Id", site.title, f"{slugify(site.title)}.{domain}")
+        ident = list_id(site, domain)
         return cls(
             digest, domain, f"mailto:{address}?subject=unsubscribe",
-            headers.mailbox("From", display, address), about, list_id,
+            headers.mailbox("From", display, address), about, ident,
+            headers.mailbox("List-Id", site.title, ident),
             _chunks(digest.text, digest.marker), _chunks(digest.html, digest.marker),
         )  # fmt: skip
 
@@ -105,7 +115,7 @@ class Skeleton:
         exactly the one meant (see `headers.check_block`)."""
         values = {"email": delivery.email, "unsubscribe_url": unsubscribe_url}
         marker = self.digest.marker
-        mid = message_id(self.digest.id, delivery.email, self.domain)
+        mid = message_id(self.list_ident, self.digest.id, delivery.email, self.domain)
         boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
         unsubscribe = f"<{headers.url(unsubscribe_url)}>, <{headers.url(self.mailto)}>"
         head = b"".join((

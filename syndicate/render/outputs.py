@@ -48,7 +48,7 @@ def base_key(site: Site, env: jinja2.Environment, version: str) -> str:
     return digest(version, repr(dataclasses.replace(site, tag_slugs={})), sources)
 
 
-def entry_key(entry: Entry) -> tuple[str, str, str, float, float]:
+def entry_key(entry: Entry) -> tuple[str, str, str, float, float, bool]:
     """What an entry contributes to a key: the file's hash covers title, body and front matter;
     the instants (timestamps: cheaper than text at 100,000 entries) cover dates from the store."""
     article = entry.article
@@ -58,6 +58,7 @@ def entry_key(entry: Entry) -> tuple[str, str, str, float, float]:
         article.slug,
         entry.published.timestamp(),
         entry.updated.timestamp(),
+        article.url_id,  # decides the entry id; language and links are in the file's hash
     )
 
 

@@ -1,9 +1,13 @@
 """The web archive: listing pages, one page per article, digest web versions, subscribe page.
 
-Listings paginate from the oldest story, so a page's number and contents never move when new
-stories arrive: `page/1.html` holds the oldest `page_size` stories, the last page the newest
-few, and `index.html` (or a tag's `index.html`) the newest `page_size`. A new story touches the
-index and the last page only; pages stay cacheable and permalinks to them stay true.
+What each listing page holds (a story is on exactly one of them):
+- `index.html` (or a tag's `index.html`): the newest `page_size` stories;
+- `page/<n>.html`: the older stories, counted from the oldest: `page/1.html` holds the oldest
+  `page_size`, `page/2.html` the next `page_size`, and the highest page the rest (between 1 and
+  `page_size`, just older than the index).
+So a story never moves from one numbered page to another: a new story pushes the index's oldest
+onto the highest page (or a new one once it is full), and only the index and that page change.
+Page URLs stay permalinks, and no page the pager links to repeats what the index shows.
 
 Pure: entries and digests in, bytes out. Templates come through the Jinja loader; nothing here
 writes files, reads the database or reads the clock.
@@ -11,7 +15,6 @@ writes files, reads the database or reads the clock.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,25 +41,24 @@ class Listing:
 
 def listings(site: Site, entries: Sequence[Entry], folder: str = "") -> list[Listing]:
     """The index and the numbered pages of `entries` (newest first) under `folder`."""
-    size, total = site.page_size, len(entries)
+    size = site.page_size
     base = site.url_for(quote(folder))
-    if total <= size:
-        return [Listing(folder + "index.html", base + "index.html", entries, 0, None, None)]
-    count = -(-total // size)
+    index_url = base + "index.html"
+    older = list(reversed(entries[size:]))  # what the numbered pages hold, oldest first
+    count = -(-len(older) // size)
 
     def url(number: int) -> str:
-        return base + ("index.html" if number > count else f"page/{number}.html")
+        return index_url if number > count else f"{base}page/{number}.html"
 
-    def older_than(position: int) -> str:  # the page holding entries[position]
-        return url((total - 1 - position) // size + 1)
-
-    index = Listing(folder + "index.html", base + "index.html", entries[:size], 0, None, None)
-    pages = [dataclasses.replace(index, older=older_than(size))]
+    index = Listing(
+        folder + "index.html", index_url, entries[:size], 0, None, url(count) if count else None
+    )
+    pages = [index]
     for number in range(1, count + 1):
-        chunk = entries[max(0, total - number * size) : total - (number - 1) * size]
-        older = url(number - 1) if number > 1 else None
+        chunk = older[(number - 1) * size : number * size][::-1]  # newest first on the page
+        previous = url(number - 1) if number > 1 else None
         path = f"{folder}page/{number}.html"
-        pages.append(Listing(path, url(number), chunk, number, url(number + 1), older))
+        pages.append(Listing(path, url(number), chunk, number, url(number + 1), previous))
     return pages
 
 

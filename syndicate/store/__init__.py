@@ -23,10 +23,18 @@ from sqlalchemy.engine import Connection, Engine
 from syndicate.config import sqlite_file
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes, Known
-from syndicate.models import Article, Digest, Entry, FileStat
+from syndicate.models import Article, Asset, Digest, Entry, FileStat
+from syndicate.store.dating import (
+    Taken,
+    distinct_times,
+    file_time,
+    published_times,
+    shown_times,
+)
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
 from syndicate.store.schema import (
+    HAS_ASSETS,
     LIVE,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -40,6 +48,7 @@ from syndicate.store.schema import (
     meta,
     subscribers,
 )
+from syndicate.text import slugify
 
 __all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
 
@@ -76,14 +85,21 @@ def _entry(row: Any) -> Entry:
         author=row.author,
         tags=() if row.tags == "[]" else tuple(json.loads(row.tags)),
         cta=row.cta,
+        language=row.language,
+        assets=_assets(row.assets),
+        url_id=bool(row.url_id),
     )
     published = row.date or row.first_seen
     return Entry(article, published, max(published, row.updated or row.changed_at or published))
 
 
+def _assets(text: str) -> tuple[Asset, ...]:
+    return () if text == "[]" else tuple(Asset(*item) for item in json.loads(text))
+
+
 _LISTING = """
 SELECT id, source, title, slug, summary, content_hash, date, updated, author, tags, cta,
-       first_seen, changed_at
+       first_seen, changed_at, language, assets, url_id
 FROM articles WHERE deleted_at IS NULL
 ORDER BY coalesce(date, first_seen) DESC, id"""
 
@@ -106,7 +122,8 @@ def _light_entry(*row: Any) -> Entry:
     date, updated = _utc(date), _utc(updated)
     article = Article(
         ident, source, title, slug, "", "", summary, content_hash, date, updated, author,
-        () if tags == "[]" else tuple(json.loads(tags)), False, cta,
+        () if tags == "[]" else tuple(json.loads(tags)), False, cta, row[13], _assets(row[14]),
+        bool(row[15]),
     )  # fmt: skip
     published = date or _utc(row[11])
     assert published is not None
@@ -127,6 +144,8 @@ def _article_values(article: Article) -> dict[str, Any]:
         "content_hash": article.content_hash,
         "date": article.date,
         "updated": article.updated,
+        "language": article.language,
+        "assets": json.dumps([list(a) for a in article.assets], ensure_ascii=False),
     }
 
 
@@ -147,6 +166,7 @@ class Store(Ledger, People):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._taken = Taken()  # the times articles show, as far as read (see store.dating)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -272,9 +292,14 @@ class Store(Ledger, People):
     # -- articles ---------------------------------------------------------------------------
 
     def known_articles(self) -> dict[str, Known]:
-        query = "SELECT id, source, slug, content_hash FROM articles WHERE deleted_at IS NULL"
+        query = (
+            "SELECT id, source, slug, content_hash, url_id FROM articles WHERE deleted_at IS NULL"
+        )
         with self._tx(write=False) as conn:  # plain SQL: no per-row processing at 100,000 rows
-            return {row[0]: Known(*row) for row in conn.exec_driver_sql(query).all()}
+            return {
+                row[0]: Known(row[0], row[1], row[2], row[3], bool(row[4]))
+                for row in conn.exec_driver_sql(query).all()
+            }
 
     def count_live(self) -> int:
         """How many articles are published."""
@@ -300,27 +325,33 @@ class Store(Ledger, People):
         `previous` is what `file_stats()` returned before the scan: only the difference is
         written, so an unchanged folder costs no writes (None: rewrite every row).
         """
+        if now.tzinfo is None:  # times are derived from it before any reaches the database
+            raise StoreError(f"naive datetime {now!r} given to the store")
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
-            existing = set(conn.scalars(sa.select(articles.c.id))) if changes.new else set()
+            existing = self._ids_and_url_ids(conn) if changes.new else {}
+            times = self._times(conn, changes, existing, stats, now)
             fresh = []
             for article in changes.new:
                 values = _article_values(article) | {"deleted_at": None}
                 if article.id in existing:  # a removed article came back: keep its history
+                    if existing[article.id] and article.title_slug:  # and its page (v7)
+                        values["slug"] = slugify(article.id)
                     conn.execute(
                         articles.update()
                         .where(articles.c.id == article.id)
-                        .values(**values, changed_at=now)
+                        .values(**values, changed_at=times[article.id])
                     )
                 else:
-                    fresh.append(values | {"id": article.id, "first_seen": now})
+                    seen = times.get(article.id, now)
+                    fresh.append(values | {"id": article.id, "first_seen": seen})
             if fresh:  # one executemany: a first run over 100,000 files
                 conn.execute(articles.insert(), fresh)
             for article in changes.changed:
                 conn.execute(
                     articles.update()
                     .where(articles.c.id == article.id)
-                    .values(**_article_values(article), changed_at=now)
+                    .values(**_article_values(article), changed_at=times[article.id])
                 )
             for article in changes.moved:
                 conn.execute(
@@ -339,6 +370,38 @@ class Store(Ledger, People):
                 self._bump(conn)
 
     @staticmethod
+    def _ids_and_url_ids(conn: Connection) -> dict[str, bool]:
+        """Every recorded article id (removed ones too), with its `url_id`."""
+        query = sa.select(articles.c.id, articles.c.url_id)
+        return {ident: bool(url_id) for ident, url_id in conn.execute(query)}
+
+    def _times(
+        self,
+        conn: Connection,
+        changes: Changes,
+        existing: Mapping[str, bool],
+        stats: Mapping[str, FileStat],
+        now: datetime,
+    ) -> dict[str, datetime]:
+        """Distinct seconds for what a feed will show: the first-seen time of each new article
+        without a date, the edit time of each changed or returning one (`store.dating`)."""
+        wanted = [a for a in changes.new if a.date is None or a.id in existing]
+        edits = set(changes.changed)
+        wanted += changes.changed
+        if not wanted:
+            return {}
+        files = {a.id: (file_time(stats.get(a.source), now), a.source) for a in wanted}
+        edited = published_times(conn, [a.id for a in wanted if a.id in existing or a in edits])
+        edited = {i: t.replace(tzinfo=UTC) if t.tzinfo is None else t for i, t in edited.items()}
+        shown = shown_times((*changes.new, *changes.changed))
+        generation = self._generation(conn)
+        if self._taken.generation != generation:  # another process changed articles since
+            self._taken = Taken(generation)
+        given = distinct_times(conn, files, shown, after=edited, taken=self._taken)
+        self._taken.generation = generation + 1  # apply() bumps it: still what we know
+        return given
+
+    @staticmethod
     def _record_files(
         conn: Connection,
         stats: Mapping[str, FileStat],
@@ -355,6 +418,12 @@ class Store(Ledger, People):
         rows = [stat._asdict() for path, stat in keep.items() if previous.get(path) != stat]
         if rows:
             conn.execute(files.insert(), rows)
+
+    def asset_paths(self) -> list[str]:
+        """Every local file a published article links to (paths under the articles folder)."""
+        query = sa.select(articles.c.assets).where(HAS_ASSETS)  # the v7 partial index
+        with self._tx(write=False) as conn:
+            return [item[0] for text in conn.scalars(query) for item in json.loads(text)]
 
     def ctas(self) -> list[str]:
         """The call-to-action lifted from each published article, newest first (no bodies)."""
@@ -478,6 +547,10 @@ class Store(Ledger, People):
                 conn.execute(deliveries.insert(), rows)
             self._bump(conn)
             return len(active)
+
+    @staticmethod
+    def _generation(conn: Connection) -> int:
+        return int(conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation")) or 0)
 
     def _bump(self, conn: Connection) -> None:
         value = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation"))

@@ -5,6 +5,8 @@ workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +15,28 @@ from sqlalchemy.engine import Connection
 
 from syndicate.models import Delivery
 from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The messages one worker (`host/pid/thread`) holds `sending`, and its latest lease."""
+
+    worker: str
+    messages: int
+    lease_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What still waits to be delivered, for `status` and a run's summary: messages due now,
+    retries waiting for their backoff (and the first one's time), claims held by workers, and
+    the last error recorded on a message still pending."""
+
+    due: int
+    retries: int
+    next_retry: datetime | None
+    claims: tuple[Claim, ...]
+    last_error: str
 
 
 class Ledger:
@@ -42,7 +66,13 @@ class Ledger:
             return {str(row[0]): int(row[1]) for row in conn.execute(query, {"b_now": now})}
 
     def claim(
-        self, worker: str, now: datetime, clock: datetime, lease_until: datetime, limit: int = 1
+        self,
+        worker: str,
+        now: datetime,
+        clock: datetime,
+        lease_until: datetime,
+        limit: int = 1,
+        protected: Collection[str] = (),
     ) -> list[Delivery]:
         """Take up to `limit` messages due for `worker` (fewer, or none, when fewer are due).
 
@@ -51,10 +81,14 @@ class Ledger:
         attempt and are leased to `worker` until `lease_until`, in one committed statement.
         Workers in other threads, processes or machines never get the same row: PostgreSQL
         skips rows another claim has locked (FOR UPDATE SKIP LOCKED); SQLite has one writer,
-        and the UPDATE re-checks that each row is still due. Hand back what is not attempted
-        with `release`.
+        and the UPDATE re-checks that each row is still due. The claims of the `protected`
+        workers (known to be alive) are never taken over, whatever their lease says. Hand back
+        what is not attempted with `release`.
         """
-        values = {"b_now": now, "b_clock": clock, "b_worker": worker, "b_lease": lease_until}
+        values = {
+            "b_now": now, "b_clock": clock, "b_worker": worker, "b_lease": lease_until,
+            "b_protected": list(protected),
+        }  # fmt: skip
         with self._tx(single=True) as conn:
             rows = conn.execute(_CLAIM, {**values, "b_limit": limit}).all()
         claimed = [
@@ -72,6 +106,66 @@ class Ledger:
                  "b_attempts": d.attempts - 1}
                 for d in claimed
             ])  # fmt: skip
+
+    def renew(self, workers: Collection[str], lease_until: datetime) -> int:
+        """The heartbeat: extend the lease of every message `workers` hold `sending` to
+        `lease_until`, in one statement. Returns how many rows it renewed."""
+        if not workers:
+            return 0
+        values = {"b_workers": list(workers), "b_lease": lease_until}
+        with self._tx(single=True) as conn:
+            return int(conn.execute(_RENEW, values).rowcount)
+
+    def confirm(self, delivery: Delivery, worker: str, lease_until: datetime) -> bool:
+        """Right before the hand-over: is this message still `worker`'s own (still `sending`,
+        still claimed by it)? If so its lease is extended to `lease_until` in the same
+        statement. False: another worker took it over (our lease ran out) or it was cancelled;
+        the caller must not send it."""
+        values = {
+            "b_d": delivery.digest_id, "b_e": delivery.email, "b_worker": worker,
+            "b_lease": lease_until,
+        }  # fmt: skip
+        with self._tx(single=True) as conn:
+            return conn.execute(_CONFIRM, values).rowcount == 1
+
+    def claims(self) -> list[Claim]:
+        """Every worker holding messages `sending`, with how many and its latest lease."""
+        query = (
+            sa.select(_C.worker, sa.func.count(), sa.func.max(_C.lease_until))
+            .where(_C.status == "sending")
+            .group_by(_C.worker)
+            .order_by(_C.worker)
+        )
+        with self._tx(write=False) as conn:
+            return [Claim(str(w or ""), int(n), until) for w, n, until in conn.execute(query)]
+
+    def free_claims(self, workers: Collection[str]) -> int:
+        """End the leases of `workers` at once (their processes are known to be gone), so the
+        next claim takes their messages over. Returns how many messages were freed."""
+        if not workers:
+            return 0
+        with self._tx(single=True) as conn:
+            return int(conn.execute(_FREE, {"b_workers": list(workers)}).rowcount)
+
+    def backlog(self, now: datetime) -> Backlog:
+        """What waits at `now` (see `Backlog`)."""
+        later = (_C.status == "pending") & (_C.next_attempt > _bind("b_now", _C.updated))
+        with self._tx(write=False) as conn:
+            due = conn.scalar(
+                sa.select(sa.func.count()).select_from(deliveries).where(_PENDING_DUE),
+                {"b_now": now},
+            )
+            retries, first = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(_C.next_attempt)).where(later),
+                {"b_now": now},
+            ).one()
+            error = conn.scalar(
+                sa.select(_C.last_error)
+                .where((_C.status == "pending") & (_C.last_error != ""))
+                .order_by(_C.updated.desc())
+                .limit(1)
+            )
+        return Backlog(int(due or 0), int(retries or 0), first, tuple(self.claims()), error or "")
 
     def mark_delivery(
         self,
@@ -154,10 +248,12 @@ _PENDING_DUE = (_C.status == "pending") & (
 # every pending one too
 _OPEN = _PENDING_DUE | (_C.status == "sending")
 _OPEN_ANY_TIME = _C.status.in_(("pending", "sending"))
-# what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out
+# what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out,
+# unless that worker is known to be alive (`protected`: its process runs on this host)
 _DUE = _PENDING_DUE | (
     (_C.status == "sending")
     & (_C.lease_until.is_(None) | (_C.lease_until <= _bind("b_clock", _C.updated)))
+    & (_C.worker.is_(None) | _C.worker.not_in(sa.bindparam("b_protected", expanding=True)))
 )
 _PICK = (
     sa.select(_C.digest_id, _C.email)
@@ -195,6 +291,14 @@ _MARK = (
     )
 )
 _CLAIM_ONE = _MARK.where(_C.status.in_(("pending", "sending")))  # not one cancelled meanwhile
+_HELD_BY = (_C.status == "sending") & _C.worker.in_(sa.bindparam("b_workers", expanding=True))
+_RENEW = deliveries.update().where(_HELD_BY).values(lease_until=_bind("b_lease", _C.lease_until))
+_FREE = deliveries.update().where(_HELD_BY & _C.lease_until.is_not(None)).values(lease_until=None)
+_CONFIRM = (
+    deliveries.update()
+    .where(_KEY & (_C.status == "sending") & (_C.worker == _bind("b_worker", _C.worker)))
+    .values(lease_until=_bind("b_lease", _C.lease_until))
+)
 _RELEASE = (
     deliveries.update()
     .where(_KEY & (_C.status == "sending") & (_C.worker == _bind("b_worker", _C.worker)))

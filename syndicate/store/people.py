@@ -1,8 +1,12 @@
 """The subscriber list: add, re-add, change status, list. A mixin of `Store`; SQL only.
 
-An address whose status is `unsubscribed` or `bounced` is never made active again here unless
-the caller says `resubscribe=True` (the CLI's explicit flag); leaving the list also cancels that
-address's messages still waiting in the delivery ledger. Nothing here validates addresses.
+One address is one subscriber whatever its case (`same_address`, the rule every way onto the
+list goes through: import, `subscribers add`, the config's `[[subscribers]]`, a web form); the
+row keeps the address as first written, and the v6 unique index enforces the rule. An address
+whose status is `unsubscribed` or `bounced` is never made active again here unless the caller
+says `resubscribe=True` (the CLI's explicit flag); leaving the list also cancels that address's
+messages still waiting in the delivery ledger, whatever case they were queued in. Nothing here
+validates addresses.
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from sqlalchemy.engine import Connection
 
 from syndicate.models import Subscriber, SubscriberStatus
 from syndicate.store.schema import deliveries, subscribers
+
+
+def same_address(column: sa.ColumnElement[str], address: str) -> sa.ColumnElement[bool]:
+    """The rule that makes two addresses one subscriber: equal whole addresses, ignoring case.
+    Lowercased by the database on both sides, as the v6 unique index does (addresses are ASCII:
+    `normalise_email` refuses non-ASCII local parts and gives domains as punycode)."""
+    return sa.func.lower(column) == sa.func.lower(sa.literal(address, sa.String))
 
 
 @dataclass
@@ -39,13 +50,16 @@ class People:
         self, people: Sequence[Subscriber], now: datetime, *, resubscribe: bool = False
     ) -> Upserted:
         """Insert new addresses as active and refresh names of known ones, in one transaction.
+        An address known in another case is the same subscriber: it keeps its first spelling.
 
         An unsubscribed or bounced address keeps its status unless `resubscribe` is set."""
         result = Upserted()
         with self._tx() as conn:
             for person in people:
                 row = conn.execute(
-                    sa.select(subscribers.c.status).where(subscribers.c.email == person.email)
+                    sa.select(subscribers.c.email, subscribers.c.status).where(
+                        same_address(subscribers.c.email, person.email)
+                    )
                 ).first()
                 if row is None:
                     conn.execute(
@@ -67,7 +81,7 @@ class People:
                 else:
                     result.kept_inactive.append(person.email)
                 conn.execute(
-                    subscribers.update().where(subscribers.c.email == person.email).values(**values)
+                    subscribers.update().where(subscribers.c.email == row.email).values(**values)
                 )
         return result
 
@@ -78,18 +92,21 @@ class People:
     def set_subscriber_status(
         self, email: str, status: SubscriberStatus, now: datetime, reason: str = ""
     ) -> bool:
-        """Change one address's status; False if it is not on the list. Leaving the list
-        cancels its pending messages in the ledger (they become `failed`, with the reason)."""
+        """Change one address's status (found whatever its case); False if it is not on the
+        list. Leaving the list cancels its pending messages in the ledger (they become
+        `failed`, with the reason), those queued under another case of it too."""
         with self._tx() as conn:
             found = conn.execute(
                 subscribers.update()
-                .where(subscribers.c.email == email)
+                .where(same_address(subscribers.c.email, email))
                 .values(status=status, updated=now)
             ).rowcount
             if found and status != "active":
                 conn.execute(
                     deliveries.update()
-                    .where(deliveries.c.email == email, deliveries.c.status == "pending")
+                    .where(
+                        deliveries.c.status == "pending", same_address(deliveries.c.email, email)
+                    )
                     .values(status="failed", last_error=f"cancelled: {reason or status}")
                 )
         return bool(found)
