@@ -105,6 +105,24 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`syndicate serve`: the reader's side on the web."""
+
+    url: str = ""  # public base URL of subscribe, confirm, unsubscribe; default: site.url
+    listen: str = "127.0.0.1:8080"
+    static: bool = True  # also serve the output folder (behind nginx: false)
+    confirm_days: float = 7  # how long a confirmation link works
+    confirmations_per_day: int = 3  # the most confirmation messages one address gets a day
+    signups_per_hour: int = 20  # the most sign-ups one client address (IPv6: its /64) makes
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Forwarded-For counts
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     timezone: str = "UTC"
     ingest_interval: int = 300
@@ -125,6 +143,7 @@ class Config:
     email: EmailConfig = EmailConfig()
     smtp: SmtpConfig = SmtpConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    web: WebConfig = WebConfig()
     subscribers: tuple[Subscriber, ...] = ()
 
     @property
@@ -142,6 +161,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "email": EmailConfig,
     "smtp": SmtpConfig,
     "schedule": ScheduleConfig,
+    "web": WebConfig,
 }
 _RENAMED = {("email", "from"): "sender"}
 _FROM_ENV = {"secret", "password"}
@@ -172,7 +192,7 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError("must be a table of strings", key=key)
         return types.MappingProxyType(dict(value))
     expected = (int, float) if hint is float else hint
-    if isinstance(value, bool) or not isinstance(value, expected):
+    if (isinstance(value, bool) and hint is not bool) or not isinstance(value, expected):
         raise ConfigError(f"must be {getattr(hint, '__name__', hint)}, not {value!r}", key=key)
     return value
 
@@ -244,10 +264,11 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         database=db,
     )
     host = urlsplit(cfg.site.url).hostname or "localhost"
+    web = dataclasses.replace(cfg.web, url=cfg.web.url or cfg.site.url)
     email = dataclasses.replace(
         cfg.email,
         sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
-        unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
+        unsubscribe_url=cfg.email.unsubscribe_url or web.url + "unsubscribe?token={token}",
         secret=env.get(cfg.email.secret_env) or None,
         dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
     )
@@ -256,7 +277,7 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         password=env.get(cfg.smtp.password_env) or None,
         ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
     )
-    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
+    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp, web=web)
 
 
 def _validate(cfg: Config) -> None:
@@ -264,12 +285,15 @@ def _validate(cfg: Config) -> None:
         ("site.url", cfg.site.url),
         ("cta.url", cfg.cta.url),
         ("feeds.hub", cfg.feeds.hub),
+        ("web.url", cfg.web.url),
     ):
         parts = urlsplit(url)
         if url and (parts.scheme not in ("http", "https") or not parts.netloc):
             raise ConfigError(f"must be an absolute http(s) URL, not {url!r}", key=key)
-    if not cfg.site.url.endswith("/"):
-        raise ConfigError(f"must end with '/', as in {cfg.site.url + '/'!r}", key="site.url")
+    for key, base in (("site.url", cfg.site.url), ("web.url", cfg.web.url or "/")):
+        if not base.endswith("/"):
+            raise ConfigError(f"must end with '/', as in {base + '/'!r}", key=key)
+    _validate_web(cfg.web)
     for key, number in (
         ("feeds.max_items", cfg.feeds.max_items),
         ("feeds.page_size", cfg.feeds.page_size),
@@ -319,6 +343,20 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("is required when email.dkim_key is set", key="email.dkim_selector")
     if cfg.email.sender:
         normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
+
+
+def _validate_web(web: WebConfig) -> None:
+    host, _, port = web.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"must be HOST:PORT, as in '127.0.0.1:8080', not {web.listen!r}",
+                          key="web.listen")  # fmt: skip
+    for key, number in (
+        ("web.confirm_days", web.confirm_days),
+        ("web.confirmations_per_day", web.confirmations_per_day),
+        ("web.signups_per_hour", web.signups_per_hour),
+    ):
+        if number <= 0:
+            raise ConfigError(f"must be more than 0, not {number}", key=key)
 
 
 def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:

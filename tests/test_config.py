@@ -43,7 +43,8 @@ def test_bundled_config_parses(tmp_path: Path) -> None:
     assert cfg.feeds.max_items == 20
     assert cfg.digest.schedule == "0 7 * * *"
     assert cfg.digest.first_digest_days == 7
-    assert cfg.cta.url == "https://example.org/subscribe"
+    assert cfg.cta.url == "https://example.org/subscribe.html#email"
+    assert cfg.web.url == "https://example.org/" and cfg.web.listen == "127.0.0.1:8080"
     assert dict(cfg.cta.links) == {
         "X": "https://x.com/TheAstanaTimes",
         "Telegram": "https://t.me/astanatimes",
@@ -169,7 +170,9 @@ def test_site_url_without_slash_suggests_the_fix() -> None:
 
 def test_bad_cta_url_and_hub() -> None:
     assert "cta.url" in str(
-        config_error(replaced('url = "https://example.org/subscribe"', 'url = "subscribe"'))
+        config_error(
+            replaced('url = "https://example.org/subscribe.html#email"', 'url = "subscribe"')
+        )
     )
     assert "feeds.hub" in str(config_error(replaced('hub = ""', 'hub = "not a url"')))
 

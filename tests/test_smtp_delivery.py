@@ -208,7 +208,7 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
     shutil.copy(DATA / "state-v1.sqlite", path)
     store = Store.open(f"sqlite:///{path}")
     try:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"  # v1 -> ... -> v5
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "7"  # v1 -> ... -> v7
         due = store.open_deliveries(NOW)
         assert [(d.email, d.status, d.attempts, d.last_error) for d in due] == [
             ("three@example.org", "pending", 1, "451 try later"),
@@ -232,7 +232,9 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
         store.close()
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(deliveries)")]
+        indexes = {row[1] for row in db.execute("SELECT * FROM sqlite_master WHERE type='index'")}
     assert columns[-3:] == ["next_attempt", "lease_until", "worker"]
+    assert {"ix_signups_email_lower", "ix_subscribers_email_lower"} <= indexes  # v7
 
 
 def _candidates_sql() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
 from email.policy import SMTP, EmailPolicy
@@ -158,3 +159,26 @@ def build_message(
     """One recipient's message (builds a skeleton first: for many recipients, keep one
     `Skeleton` per digest and call its `build`)."""
     return Skeleton.for_digest(site, digest, sender).build(delivery, unsubscribe_url)
+
+
+def build_notice(
+    *, sender: str, to: tuple[str, str], subject: str, parts: tuple[str, str], ident: str,
+    created: datetime,
+) -> bytes:  # fmt: skip
+    """A one-off message to one reader (the sign-up confirmation): multipart/alternative, the
+    same header folding as the digests. `to` is (name, address), `parts` (text, html), `ident`
+    makes the Message-ID (printable ASCII)."""
+    mid = f"<{slugify(ident)}.notice@{sender_domain(sender)}>"
+    boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
+    text, html = parts
+    line = b"--" + boundary + b"\r\n"
+    return b"".join((
+        _header("From", one_line(sender)),
+        _header("To", Address(one_line(to[0]), addr_spec=to[1])),
+        _header("Subject", one_line(subject)), _header("Date", format_datetime(created)),
+        _simple_header("Message-ID", mid, 76),
+        b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n",
+        b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n\r\n',
+        line, _PART % b"plain", _qp(text), b"\r\n", line, _PART % b"html", _qp(html),
+        b"\r\n--", boundary, b"--\r\n",
+    ))  # fmt: skip

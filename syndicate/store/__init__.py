@@ -38,8 +38,9 @@ from syndicate.store.schema import (
     meta,
     subscribers,
 )
+from syndicate.store.signup import Outcome, Signup, Signups
 
-__all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
+__all__ = ["SCHEMA_VERSION", "Outcome", "Signup", "Store", "Upserted"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -130,7 +131,7 @@ def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any
     return query.order_by(*_NEWEST).limit(limit)
 
 
-class Store(Ledger, People):
+class Store(Ledger, People, Signups):
     """The one gateway to the state database."""
 
     def __init__(self, engine: Engine) -> None:

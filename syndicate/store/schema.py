@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -112,6 +112,22 @@ deliveries = sa.Table(
     sa.Column("worker", sa.String(255)),  # v3: who claimed it (host/pid/thread), for status
     sa.Index("ix_deliveries_status", "status"),
 )
+# v7: addresses compare case-insensitively; unsubscribe links look them up by lower(email)
+SUBSCRIBER_EMAIL_INDEX = sa.Index("ix_subscribers_email_lower", sa.func.lower(subscribers.c.email))
+signups = sa.Table(  # v7: sign-ups through the web form, waiting for (or done with) confirmation
+    "signups",
+    md,
+    sa.Column("id", sa.String(64), primary_key=True),  # opaque: sealed in the confirmation token
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),  # a keyed hash of the client's network
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("mailed", sa.Boolean, nullable=False),  # False: over the address's daily limit
+    sa.Column("confirmed", UTCDateTime),  # when this or a later sign-up was confirmed: used up
+    sa.Index("ix_signups_client", "client", "created"),
+    sa.Index("ix_signups_created", "created"),
+)
+SIGNUP_EMAIL_INDEX = sa.Index("ix_signups_email_lower", sa.func.lower(signups.c.email))
 runs = sa.Table(
     "runs",
     md,
@@ -156,6 +172,19 @@ def _v4_to_v5(conn: Connection) -> None:
     UNDIGESTED_INDEX.create(conn, checkfirst=True)
 
 
+def _v5_to_v6(conn: Connection) -> None:
+    """Reserved for the people branch's v6 (case-insensitive addresses, duplicates merged);
+    nothing in this branch. v7 below does not depend on it."""
+
+
+def _v6_to_v7(conn: Connection) -> None:
+    """v7 adds the web form's sign-ups (double opt-in, rate limits) and looks subscribers up
+    by lower(email) for unsubscribe links. Self-contained: creates only what is missing."""
+    signups.create(conn, checkfirst=True)  # with its plain indexes
+    for index in (SIGNUP_EMAIL_INDEX, SUBSCRIBER_EMAIL_INDEX):  # expressions: not reflected
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
 }  # fmt: skip
