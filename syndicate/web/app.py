@@ -77,9 +77,16 @@ class Pages:
         self.origins = {origin_of(config.web.url), origin_of(config.site.url)}
 
     def answer(self, request: Request, page: Page, status: int = 200) -> Response:
+        """A page. Pages of links (confirm, unsubscribe) send no Referer at all: their address
+        holds a token. The sign-up answers send their origin, which a browser leaves out of
+        the Origin header of a form posted from a no-referrer page ("null"), and the sign-up
+        form comes back on them."""
         reader: Reader = request.state.reader
         body = web_page(reader.env, reader.site, page)
-        return Response(body, status, self.headers, media_type="text/html; charset=utf-8")
+        headers = self.headers
+        if request.url.path.endswith("/subscribe"):
+            headers = headers | {"referrer-policy": "strict-origin-when-cross-origin"}
+        return Response(body, status, headers, media_type="text/html; charset=utf-8")
 
     @staticmethod
     async def run(request: Request, work: Callable[..., T], *args: Any) -> T:
@@ -178,9 +185,10 @@ class Pages:
         return self.ask(request, "confirm", token, "Confirm subscription", "start getting")
 
     async def confirm(self, request: Request) -> Response:
+        """The confirm page's button. No Origin check: the token is the authority, a page
+        that sends no Referer posts `Origin: null`, and another site holding a token could as
+        well post it itself."""
         form = await self.form(request)
-        if (refusal := self.foreign(request)) is not None:
-            return refusal
         try:
             await self.run(request, signup.confirm, self.token(request, form), datetime.now(UTC))
         except LinkRefused as exc:
