@@ -75,8 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="validate the config, templates and articles; write nothing")
     commands.add_parser("status", help="articles, digests, deliveries and the last run")
     commands.add_parser("schedule", help="run forever: pick-up, digests and retries on schedule")
-    commands.add_parser(
+    serve = commands.add_parser(
         "serve", help="the web side: sign-up, confirm, unsubscribe (and the output folder)"
+    )
+    serve.add_argument(
+        "--listen", metavar="HOST:PORT", help="instead of [web] listen (one of several instances)"
     )
     init = commands.add_parser("init", help="scaffold a new publication in DIR")
     init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
@@ -302,6 +305,8 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
     if args.command == "serve":
         from syndicate import web  # here: only `serve` pays for importing Starlette
 
+        if args.listen:
+            config = web.listening_on(config, args.listen)
         say(f"serving {config.web.url} on http://{config.web.listen}/")
         web.serve(config)
         return EXIT_OK

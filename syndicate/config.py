@@ -293,7 +293,7 @@ def _validate(cfg: Config) -> None:
     for key, base in (("site.url", cfg.site.url), ("web.url", cfg.web.url or "/")):
         if not base.endswith("/"):
             raise ConfigError(f"must end with '/', as in {base + '/'!r}", key=key)
-    _validate_web(cfg.web)
+    validate_web(cfg.web)
     for key, number in (
         ("feeds.max_items", cfg.feeds.max_items),
         ("feeds.page_size", cfg.feeds.page_size),
@@ -345,11 +345,11 @@ def _validate(cfg: Config) -> None:
         normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
 
 
-def _validate_web(web: WebConfig) -> None:
+def validate_web(web: WebConfig, key: str = "web.listen") -> None:
     host, _, port = web.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"must be HOST:PORT, as in '127.0.0.1:8080', not {web.listen!r}",
-                          key="web.listen")  # fmt: skip
+                          key=key)  # fmt: skip
     for key, number in (
         ("web.confirm_days", web.confirm_days),
         ("web.confirmations_per_day", web.confirmations_per_day),

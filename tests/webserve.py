@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +45,9 @@ def publish(site: Path) -> None:
 
 
 @contextmanager
-def serving(site: Path, base: str) -> Iterator[Path]:
-    """`python -m syndicate -v serve` until the block ends; yields its log file."""
+def serving(site: Path, base: str, probe: str = "") -> Iterator[Path]:
+    """`python -m syndicate -v serve` until the block ends; yields its log file. `probe`: the
+    URL that answers once it listens (default: subscribe.html under `base`)."""
     log = site / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
     env["SYNDICATE_SECRET"] = SECRET
@@ -58,7 +60,9 @@ def serving(site: Path, base: str) -> Iterator[Path]:
         deadline = time.monotonic() + 60
         while True:  # bounded wait until it answers
             try:
-                urllib.request.urlopen(base + "subscribe.html", timeout=2).close()
+                urllib.request.urlopen(probe or base + "subscribe.html", timeout=2).close()
+                break
+            except urllib.error.HTTPError:  # it answers (e.g. 405 for GET on a POST address)
                 break
             except OSError:
                 assert process.poll() is None, log.read_text()

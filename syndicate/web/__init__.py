@@ -7,10 +7,19 @@ runs it under uvicorn on `[web] listen`. Instances share nothing but the state d
 
 from __future__ import annotations
 
-from syndicate.config import Config
+import dataclasses
+
+from syndicate.config import Config, validate_web
 from syndicate.web.app import check, create_app
 
-__all__ = ["check", "create_app", "serve"]
+__all__ = ["check", "create_app", "listening_on", "serve"]
+
+
+def listening_on(config: Config, listen: str) -> Config:
+    """`config` with another `[web] listen` (`serve --listen`), checked like the file's."""
+    web = dataclasses.replace(config.web, listen=listen)
+    validate_web(web, key="--listen")
+    return dataclasses.replace(config, web=web)
 
 
 def serve(config: Config) -> None:
