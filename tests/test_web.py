@@ -392,3 +392,12 @@ def test_a_bad_address_gets_the_form_again(web: Web) -> None:
         answer = web.sign_up(bad)
         assert answer.status_code == 400, bad
         assert 'name="email"' in answer.text and "Check the address" in answer.text
+
+
+def test_a_name_cannot_add_a_mail_header(web: Web) -> None:
+    web.sign_up("named@example.net", "Eve\r\nBcc: victim@example.org\r\nX-Evil: 1")
+    web.link_for("named@example.net")
+    message = confirmations(web.site, "named@example.net")
+    assert message[0]["Bcc"] is None and message[0]["X-Evil"] is None
+    assert message[0]["To"].addresses[0].addr_spec == "named@example.net"
+    assert "Eve" in message[0]["To"].addresses[0].display_name

@@ -228,6 +228,9 @@ class Pages:
             page = Page("Not found", ("There is no page at this address.",))
         elif status == 405:
             page = Page("Not allowed", ("This address does not answer that kind of request.",))
+        elif status >= 500:
+            log.error("event=http-error path=%s error=%r", request.url.path, exc)
+            page = Page("Something went wrong", ("Please try again in a few minutes.",))
         else:
             page = Page("Bad request", ("The request could not be read.",))
         return self.answer(request, page, status)

@@ -33,7 +33,6 @@ def _status_page(status: int, text: str) -> list[Message]:
         {"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
-            *COMMON_HEADERS,
         ]},
         {"type": "http.response.body", "body": body},
     ]  # fmt: skip
