@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, TypedDict, TypeVar
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -77,10 +78,10 @@ class Pages:
         self.origins = {origin_of(config.web.url), origin_of(config.site.url)}
 
     def answer(self, request: Request, page: Page, status: int = 200) -> Response:
-        """A page. Pages of links (confirm, unsubscribe) send no Referer at all: their address
-        holds a token. The sign-up answers send their origin, which a browser leaves out of
-        the Origin header of a form posted from a no-referrer page ("null"), and the sign-up
-        form comes back on them."""
+        """A page. The pages of links (confirm, unsubscribe) send no Referer: their address
+        holds a token. The answers to a sign-up do send their origin: one of them carries the
+        form again, and a browser posts a form from a no-referrer page with `Origin: null`,
+        which the sign-up's Origin check refuses."""
         reader: Reader = request.state.reader
         body = web_page(reader.env, reader.site, page)
         headers = self.headers
@@ -262,8 +263,6 @@ def check(config: Config) -> None:
 
 
 def _path(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).path.rstrip("/")
 
 
