@@ -45,16 +45,18 @@ def publish(site: Path) -> None:
 
 
 @contextmanager
-def serving(site: Path, base: str, probe: str = "") -> Iterator[Path]:
+def serving(site: Path, base: str, probe: str = "", listen: str = "") -> Iterator[Path]:
     """`python -m syndicate -v serve` until the block ends; yields its log file. `probe`: the
-    URL that answers once it listens (default: subscribe.html under `base`)."""
-    log = site / "serve.log"
+    URL that answers once it listens (default: subscribe.html under `base`); `listen`: run as
+    another instance, on this address."""
+    log = site / (f"serve-{listen.replace(':', '-')}.log" if listen else "serve.log")
+    extra = ["--listen", listen] if listen else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
     env["SYNDICATE_SECRET"] = SECRET
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "syndicate", "--config", str(site / "config.toml"), "-v",
-             "serve"], stdout=out, stderr=subprocess.STDOUT, env=env,
+             "serve", *extra], stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
