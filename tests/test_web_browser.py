@@ -257,7 +257,10 @@ def test_every_page_is_valid_html(served_file_site: tuple[Path, str], tmp_path: 
         "bad-link": http.get("confirm", params={"token": "nonsense"}),
         "not-found": http.get("nowhere.html"),
     }
-    link = confirmation_link(Mailbox(site).confirmation("vnu@example.net"))
+    message = Mailbox(site).confirmation("vnu@example.net")
+    link = confirmation_link(message)
+    html_part = message.get_body(("html",))
+    assert html_part is not None and link in str(html_part.get_content())
     token = link.split("token=", 1)[1]
     pages["confirm"] = http.get(link)
     pages["subscribed"] = http.post("confirm", data={"token": token}, headers=origin)
@@ -271,6 +274,8 @@ def test_every_page_is_valid_html(served_file_site: tuple[Path, str], tmp_path: 
         path = tmp_path / f"{name}.html"
         path.write_bytes(answer.content)
         files.append(str(path))
+    (tmp_path / "confirmation-message.html").write_text(str(html_part.get_content()), "utf-8")
+    files.append(str(tmp_path / "confirmation-message.html"))
     done = subprocess.run(
         [command, "--show-warnings", "--format", "text", *files],
         capture_output=True, text=True, timeout=300, check=False,
