@@ -375,3 +375,36 @@ def test_load_config_bundled_file() -> None:
     cfg = load_config(ROOT / "config.toml", env={})
     assert cfg.paths.articles == ROOT / "articles"
     assert (cfg.paths.articles / "000_f36433ad3d5972c7.txt").is_file()
+
+
+def test_web_defaults_follow_the_site() -> None:
+    cfg = parse(MINIMAL)
+    assert cfg.web.url == "https://news.example.org/" and cfg.web.static is True
+    assert cfg.web.host_port == ("127.0.0.1", 8080) and cfg.web.confirm_days == 7
+    assert cfg.email.unsubscribe_url == "https://news.example.org/unsubscribe?token={token}"
+    elsewhere = parse(
+        MINIMAL + '[web]\nurl = "https://join.example.net/news/"\nlisten = "[::1]:9000"\n'
+    )
+    assert (
+        elsewhere.email.unsubscribe_url == "https://join.example.net/news/unsubscribe?token={token}"
+    )
+    assert elsewhere.web.host_port == ("::1", 9000)
+
+
+@pytest.mark.parametrize(
+    ("lines", "key"),
+    [
+        ('url = "https://join.example.net"', "web.url"),
+        ('url = "join/"', "web.url"),
+        ('listen = "8080"', "web.listen"),
+        ('listen = "localhost:99999"', "web.listen"),
+        ("static = 1", "web.static"),
+        ("confirm_days = 0", "web.confirm_days"),
+        ("signups_per_hour = -1", "web.signups_per_hour"),
+        ("confirmations_per_day = 0", "web.confirmations_per_day"),
+        ('trusted_proxies = "127.0.0.1"', "web.trusted_proxies"),
+        ("listne = 1", "web.listne"),
+    ],
+)
+def test_bad_web_settings_name_their_key(lines: str, key: str) -> None:
+    assert key in str(config_error(MINIMAL + f"[web]\n{lines}\n"))
