@@ -7,7 +7,8 @@
 Cases (each a script that also runs alone): pickup.py (pick-up and archive at each N),
 feeds_bench.py, email_bench.py (digest), delivery.py (SMTP into Postfix's smtp-sink, beside
 smtplib and smtp-source; installs postfix), peers.py (Pelican feeds-only; rss2email is measured
-in delivery.py; each in its own venv). Corpora, venvs and JSON go to --work and are reused.
+in delivery.py; each in its own venv), web_bench.py (one-click unsubscribes against `syndicate
+serve` on SQLite and PostgreSQL). Corpora, venvs and JSON go to --work and are reused.
 Timings are printed and written, never asserted.
 """
 
@@ -30,6 +31,7 @@ CASES = {  # name: (script, extra arguments)
     "digest": ("email_bench.py", ["--dkim", "1"]),
     "delivery": ("delivery.py", []),
     "peers": ("peers.py", []),
+    "web": ("web_bench.py", []),
 }
 
 

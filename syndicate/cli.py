@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from syndicate import __version__, pipeline, schedule
@@ -109,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="validate the config, templates and articles; write nothing")
     commands.add_parser("status", help="articles, digests, deliveries and the last run")
     commands.add_parser("schedule", help="run forever: pick-up, digests and retries on schedule")
+    serve = commands.add_parser(
+        "serve", help="the web side: sign-up, confirm, unsubscribe (and the output folder)"
+    )
+    serve.add_argument(
+        "--listen", metavar="HOST:PORT", help="instead of [web] listen (one of several instances)"
+    )
     init = commands.add_parser("init", help="scaffold a new publication in DIR")
     init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
     _subscriber_parsers(commands)
@@ -242,6 +248,9 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
         pings = len(hub.pending(store))
         waiting = leases.explain(store, now, _wall_clock())
+        figures["pending_confirmations"] = store.pending_signups(
+            now - timedelta(days=config.web.confirm_days)
+        )
     finally:
         store.close()
     for line in [f"{key}: {value}" for key, value in figures.items()] + waiting:
@@ -350,6 +359,14 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
         return code
     if args.command == "schedule":
         schedule.run_forever(config)
+        return EXIT_OK
+    if args.command == "serve":
+        from syndicate import web  # here: only `serve` pays for importing Starlette
+
+        if args.listen:
+            config = web.listening_on(config, args.listen)
+        say(f"serving {config.web.url} on http://{config.web.listen}/")
+        web.serve(config)
         return EXIT_OK
     with _progress_bar(sys.stderr.isatty() and not args.quiet) as progress:
         report = pipeline.run_once(

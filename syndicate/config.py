@@ -113,6 +113,24 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`syndicate serve`: the reader's side on the web."""
+
+    url: str = ""  # public base URL of subscribe, confirm, unsubscribe; default: site.url
+    listen: str = "127.0.0.1:8080"
+    static: bool = True  # also serve the output folder (behind nginx: false)
+    confirm_days: float = 7  # how long a confirmation link works
+    confirmations_per_day: int = 3  # the most confirmation messages one address gets a day
+    signups_per_hour: int = 20  # the most sign-ups one client address (IPv6: its /64) makes
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Forwarded-For counts
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     timezone: str = "UTC"
     ingest_interval: int = 300
@@ -133,6 +151,7 @@ class Config:
     email: EmailConfig = EmailConfig()
     smtp: SmtpConfig = SmtpConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    web: WebConfig = WebConfig()
     subscribers: tuple[Subscriber, ...] = ()
 
     @property
@@ -150,6 +169,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "email": EmailConfig,
     "smtp": SmtpConfig,
     "schedule": ScheduleConfig,
+    "web": WebConfig,
 }
 _RENAMED = {("email", "from"): "sender"}
 _FROM_ENV = {"secret", "password"}
@@ -180,7 +200,7 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError("must be a table of strings", key=key)
         return types.MappingProxyType(dict(value))
     expected = (int, float) if hint is float else hint
-    if isinstance(value, bool) or not isinstance(value, expected):
+    if (isinstance(value, bool) and hint is not bool) or not isinstance(value, expected):
         raise ConfigError(f"must be {getattr(hint, '__name__', hint)}, not {value!r}", key=key)
     return value
 
@@ -278,10 +298,11 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
     host = urlsplit(cfg.site.url).hostname or "localhost"
     secret_file = str(root / cfg.email.secret_file) if cfg.email.secret_file else ""
     password_file = str(root / cfg.smtp.password_file) if cfg.smtp.password_file else ""
+    web = dataclasses.replace(cfg.web, url=cfg.web.url or cfg.site.url)
     email = dataclasses.replace(
         cfg.email,
         sender=cfg.email.sender or f"{cfg.site.title} <newsletter@{host}>",
-        unsubscribe_url=cfg.email.unsubscribe_url or cfg.site.url + "unsubscribe?token={token}",
+        unsubscribe_url=cfg.email.unsubscribe_url or web.url + "unsubscribe?token={token}",
         secret=_secret(env, cfg.email.secret_env, secret_file, "email.secret_file"),
         secret_file=secret_file,
         dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
@@ -292,7 +313,7 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         password_file=password_file,
         ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
     )
-    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp)
+    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp, web=web)
 
 
 # Every number's range, checked at load: a value outside it would wrap (a port over 65535),
@@ -314,6 +335,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "smtp.retry_after": (0, 604_800),
     "smtp.lease": (1, 604_800),
     "schedule.ingest_interval": (1, 604_800),
+    "web.confirm_days": (0.01, 365),
+    "web.confirmations_per_day": (1, 100),
+    "web.signups_per_hour": (1, 100_000),
 }
 
 
@@ -330,12 +354,15 @@ def _validate(cfg: Config) -> None:
         ("site.url", cfg.site.url),
         ("cta.url", cfg.cta.url),
         ("feeds.hub", cfg.feeds.hub),
+        ("web.url", cfg.web.url),
     ):
         parts = urlsplit(url)
         if url and (parts.scheme not in ("http", "https") or not parts.netloc):
             raise ConfigError(f"must be an absolute http(s) URL, not {url!r}", key=key)
-    if not cfg.site.url.endswith("/"):
-        raise ConfigError(f"must end with '/', as in {cfg.site.url + '/'!r}", key="site.url")
+    for key, base in (("site.url", cfg.site.url), ("web.url", cfg.web.url or "/")):
+        if not base.endswith("/"):
+            raise ConfigError(f"must end with '/', as in {base + '/'!r}", key=key)
+    validate_web(cfg.web)
     _check_ranges(cfg)
     try:
         tz = cfg.tz
@@ -362,6 +389,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("is required when email.dkim_key is set", key="email.dkim_selector")
     if cfg.email.sender:
         normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
+
+
+def validate_web(web: WebConfig, key: str = "web.listen") -> None:
+    host, _, port = web.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"must be HOST:PORT, as in '127.0.0.1:8080', not {web.listen!r}",
+                          key=key)  # fmt: skip
 
 
 def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:

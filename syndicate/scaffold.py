@@ -37,7 +37,11 @@ schedule = "0 7 * * 1"                # Mondays at 07:00 (weekday 0 and 7 = Sund
 first_digest_days = 7
 
 [cta]
-url = "https://example.org/subscribe"
+url = "https://example.org/subscribe.html#email"   # the sign-up form on subscribe.html
+
+[web]                                 # `syndicate serve`: sign-up, confirm, unsubscribe
+listen = "127.0.0.1:8080"
+static = true                         # also serve the output folder (behind nginx: false)
 
 [email]
 from = "My Publication <newsletter@example.org>"

@@ -44,7 +44,8 @@ def test_bundled_config_parses(tmp_path: Path) -> None:
     assert cfg.feeds.max_items == 20
     assert cfg.digest.schedule == "0 7 * * *"
     assert cfg.digest.first_digest_days == 7
-    assert cfg.cta.url == "https://example.org/subscribe"
+    assert cfg.cta.url == "https://example.org/subscribe.html#email"
+    assert cfg.web.url == "https://example.org/" and cfg.web.listen == "127.0.0.1:8080"
     assert dict(cfg.cta.links) == {
         "X": "https://x.com/TheAstanaTimes",
         "Telegram": "https://t.me/astanatimes",
@@ -170,7 +171,9 @@ def test_site_url_without_slash_suggests_the_fix() -> None:
 
 def test_bad_cta_url_and_hub() -> None:
     assert "cta.url" in str(
-        config_error(replaced('url = "https://example.org/subscribe"', 'url = "subscribe"'))
+        config_error(
+            replaced('url = "https://example.org/subscribe.html#email"', 'url = "subscribe"')
+        )
     )
     assert "feeds.hub" in str(config_error(replaced('hub = ""', 'hub = "not a url"')))
 
@@ -496,3 +499,36 @@ def test_smtp_password_file(tmp_path: Path) -> None:
     (tmp_path / "pw").chmod(0o600)
     with pytest.raises(ConfigError, match=r"smtp\.password_file: .*SYNDICATE_SMTP_PASSWORD"):
         parse(text, tmp_path / "config.toml", {"SYNDICATE_SMTP_PASSWORD": "other"})
+
+
+def test_web_defaults_follow_the_site() -> None:
+    cfg = parse(MINIMAL)
+    assert cfg.web.url == "https://news.example.org/" and cfg.web.static is True
+    assert cfg.web.host_port == ("127.0.0.1", 8080) and cfg.web.confirm_days == 7
+    assert cfg.email.unsubscribe_url == "https://news.example.org/unsubscribe?token={token}"
+    elsewhere = parse(
+        MINIMAL + '[web]\nurl = "https://join.example.net/news/"\nlisten = "[::1]:9000"\n'
+    )
+    assert (
+        elsewhere.email.unsubscribe_url == "https://join.example.net/news/unsubscribe?token={token}"
+    )
+    assert elsewhere.web.host_port == ("::1", 9000)
+
+
+@pytest.mark.parametrize(
+    ("lines", "key"),
+    [
+        ('url = "https://join.example.net"', "web.url"),
+        ('url = "join/"', "web.url"),
+        ('listen = "8080"', "web.listen"),
+        ('listen = "localhost:99999"', "web.listen"),
+        ("static = 1", "web.static"),
+        ("confirm_days = 0", "web.confirm_days"),
+        ("signups_per_hour = -1", "web.signups_per_hour"),
+        ("confirmations_per_day = 0", "web.confirmations_per_day"),
+        ('trusted_proxies = "127.0.0.1"', "web.trusted_proxies"),
+        ("listne = 1", "web.listne"),
+    ],
+)
+def test_bad_web_settings_name_their_key(lines: str, key: str) -> None:
+    assert key in str(config_error(MINIMAL + f"[web]\n{lines}\n"))

@@ -314,8 +314,9 @@ def test_text_part_lists_numbered_titles_links_cta_and_footer(digest: Digest) ->
         "[2] https://example.org/articles/story-2.html",
         "[3] https://example.org/articles/story-1.html",
     ]
-    assert "Forward this to a friend who likes local news." in lines
-    assert "Sign me up: https://example.org/join" in lines
+    # the reader already gets it: the call-to-action speaks to whoever it was forwarded to
+    assert "Forwarded this? Subscribe at https://example.org/join" in lines
+    assert "Forward this to a friend who likes local news." not in lines
     assert "Mastodon: https://social.example/@gazette" in lines
     assert f"Unsubscribe: {UNSUB}" in lines
     assert "View in browser: https://example.org/digests/2024-03-15.html" in lines

@@ -204,8 +204,14 @@ def test_systemd_units_are_valid(tmp_path: Path) -> None:
         "syndicate.service",
         "syndicate-run.service",
         "syndicate-run.timer",
+        "syndicate-serve.service",
+        "syndicate-serve@.service",
     }
     parsed = {u.name: _parse_unit(u) for u in units}
+    assert parsed["syndicate-serve.service"]["Service"]["ExecStart"].endswith("serve")
+    assert parsed["syndicate-serve@.service"]["Service"]["ExecStart"].endswith(
+        "serve --listen 127.0.0.1:%i"
+    )
     assert parsed["syndicate.service"]["Service"]["ExecStart"].endswith("schedule")
     assert parsed["syndicate-run.service"]["Service"]["Type"] == "oneshot"
     assert parsed["syndicate-run.service"]["Service"]["ExecStart"].endswith("run")

@@ -224,9 +224,9 @@ def test_article_without_author_tags_or_cta_links(env: Any) -> None:
     assert tree.xpath("//p[@class='tags']") == []
     assert tree.xpath("normalize-space(//article//p[@class='meta'])") == "11 March 2024"
     assert tree.xpath("//p[@class='social']") == []
-    # with no CTA URL configured the button leads to the archive's own subscribe page
+    # with no CTA URL configured the button leads to the sign-up form on the subscribe page
     assert tree.xpath("//aside[@class='cta']//a[@class='button']/@href") == [
-        "https://example.org/subscribe.html"
+        "https://example.org/subscribe.html#email"
     ]
 
 
@@ -272,9 +272,16 @@ def test_subscribe_page_lists_every_feed_reader_links_and_the_cta(env: Any) -> N
         "Inoreader": "https://www.inoreader.com/?add_feed=https%3A%2F%2Fexample.org%2Frss.xml",
         "NetNewsWire": "x-netnewswire-feed://example.org/rss.xml",
     }
-    assert tree.xpath("//aside[@class='cta']//a[@class='button']/@href") == [
-        "https://example.org/join"
-    ]
+    # by email: the sign-up form itself, posting to `syndicate serve`, without JavaScript
+    form = tree.xpath("//form[@class='signup']")[0]
+    assert form.get("method") == "post" and form.get("action") == "https://example.org/subscribe"
+    fields = {i.get("name"): i for i in form.xpath(".//input")}
+    assert set(fields) == {"email", "name", "website"}
+    assert fields["email"].get("type") == "email" and fields["email"].get("id") == "email"
+    assert "required" in fields["email"].attrib and "required" not in fields["name"].attrib
+    assert fields["website"].getparent().get("class") == "hp"  # the honeypot, hidden by CSS
+    assert form.xpath(".//button[@type='submit']/text()") == ["Sign me up"]
+    assert tree.xpath("//aside[@class='cta']") == []  # no button leading to this very page
 
 
 # --- on every page ----------------------------------------------------------------------------
@@ -364,8 +371,14 @@ def test_users_templates_override_the_bundled_ones(tmp_path: Path) -> None:
 def test_users_partial_template_is_used_by_bundled_pages(tmp_path: Path) -> None:
     (tmp_path / "cta.html.j2").write_text('<aside id="my-cta">{{ site.cta_button }}</aside>\n')
     files = archive(make_environment(tmp_path), make_site(), newest_first(1), [])
-    for path in ("articles/story-1.html", "subscribe.html"):
-        assert doc(files[path]).xpath("string(//aside[@id='my-cta'])") == "Sign me up", path
+    assert (
+        doc(files["articles/story-1.html"]).xpath("string(//aside[@id='my-cta'])") == "Sign me up"
+    )
+    (tmp_path / "signup-form.html.j2").write_text('<p id="my-form">{{ site.signup_url }}</p>\n')
+    files = archive(make_environment(tmp_path), make_site(), newest_first(1), [])
+    assert doc(files["subscribe.html"]).xpath("string(//p[@id='my-form'])") == (
+        "https://example.org/subscribe"
+    )
 
 
 def test_missing_template_is_a_render_error_naming_it(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from syndicate.errors import StoreError
 from syndicate.ingest import ParseOptions, ScanResult, read
 from syndicate.render.common import make_environment
 from syndicate.store import Store
-from syndicate.tokens import make_token, verify_token
+from syndicate.tokens import make_legacy_token, make_token, verify_token
 
 from .conftest import NOW, ROOT, free_port, run_cli, use_smtp
 
@@ -51,10 +51,12 @@ def test_database_passwords_are_redacted_in_errors() -> None:
 def test_a_token_unsubscribes_only_its_own_address() -> None:
     token = make_token(SIGNING_KEY, "alice@example.org")
     assert verify_token(SIGNING_KEY, token) == "alice@example.org"
+    legacy = make_legacy_token(SIGNING_KEY, "alice@example.org")
     forged_body = (
-        make_token(SIGNING_KEY, "bob@example.org").split(".")[0] + "." + token.split(".")[1]
+        make_legacy_token(SIGNING_KEY, "bob@example.org").split(".")[0] + "." + legacy.split(".")[1]
     )
     assert verify_token(SIGNING_KEY, forged_body) is None  # alice's signature on bob's address
+    assert "alice" not in token and "YWxpY2" not in token  # the opaque token names no one
     assert verify_token("another-key", token) is None
 
 

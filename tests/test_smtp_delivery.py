@@ -210,7 +210,7 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
     shutil.copy(DATA / "state-v1.sqlite", path)
     store = Store.open(f"sqlite:///{path}")
     try:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "7"  # v1 -> ... -> v7
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "8"  # v1 -> ... -> v8
         assert all(e.article.url_id for e in store.entries())  # v7: published before URI ids
         due = store.open_deliveries(NOW)
         assert [(d.email, d.status, d.attempts, d.last_error) for d in due] == [
@@ -235,7 +235,9 @@ def test_a_version_1_database_file_is_migrated_to_the_current_schema(tmp_path: P
         store.close()
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(deliveries)")]
+        indexes = {row[1] for row in db.execute("SELECT * FROM sqlite_master WHERE type='index'")}
     assert columns[-3:] == ["next_attempt", "lease_until", "worker"]
+    assert {"ix_signups_email_lower", "ux_subscribers_address"} <= indexes  # v8, v6
 
 
 def _candidates_sql() -> str:

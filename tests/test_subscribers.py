@@ -11,7 +11,7 @@ import pytest
 from syndicate.models import Subscriber
 from syndicate.store import Store
 from syndicate.subscribers import parse_csv, to_csv
-from syndicate.tokens import make_token
+from syndicate.tokens import make_legacy_token, make_token
 
 from .conftest import NOW, SECRET, run_cli
 
@@ -129,7 +129,8 @@ def test_config_subscriber_who_unsubscribed_gets_no_digest(sample: Path) -> None
     [
         make_token("another-secret", "reader@example.org"),
         make_token(SECRET, "reader@example.org")[:-2] + "AA",
-        make_token(SECRET, "reader@example.org").replace("cmVh", "cmVi"),
+        make_legacy_token(SECRET, "reader@example.org").replace("cmVh", "cmVi"),
+        make_token(SECRET, "reader@example.org")[:5] + "A" + make_token(SECRET, "x@y.org")[6:],
         "garbage",
     ],
 )

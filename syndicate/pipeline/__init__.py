@@ -45,6 +45,10 @@ TEMPLATES = (
     "pager.html.j2",
     "digest.html.j2",
     "digest.txt.j2",
+    "signup-form.html.j2",
+    "web.html.j2",
+    "confirm-email.txt.j2",
+    "confirm-email.html.j2",
     "style.css",
 )
 

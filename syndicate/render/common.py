@@ -61,6 +61,7 @@ class Site:
     hub: str = ""
     ttl: int = 60  # minutes a reader may cache the feeds
     tag_slugs: Mapping[str, str] = field(default_factory=dict)
+    web_url: str = ""  # where `syndicate serve` answers (default: the site's own URL)
 
     def url_for(self, path: str) -> str:
         return self.url + path
@@ -124,7 +125,12 @@ class Site:
 
     @property
     def subscribe_url(self) -> str:
-        return self.cta_url or self.url_for("subscribe.html")
+        return self.cta_url or self.url_for("subscribe.html#email")
+
+    @property
+    def signup_url(self) -> str:
+        """Where the sign-up form posts to (`syndicate serve`)."""
+        return (self.web_url or self.url) + "subscribe"
 
 
 def publication_cta(ctas: Sequence[str]) -> str | None:
@@ -147,7 +153,7 @@ def site_for(config: Config, ctas: Sequence[str] = (), tags: Iterable[str] = ())
         language=config.site.language,
         tz=config.tz,
         cta_text=config.cta.text or publication_cta(ctas) or GENERIC_CTA,
-        cta_url=config.cta.url or config.site.url + "subscribe.html",
+        cta_url=config.cta.url or config.site.url + "subscribe.html#email",
         cta_button=config.cta.button,
         cta_links=dict(config.cta.links),
         address=config.email.address,
@@ -156,6 +162,7 @@ def site_for(config: Config, ctas: Sequence[str] = (), tags: Iterable[str] = ())
         hub=config.feeds.hub,
         ttl=max(1, -(-config.schedule.ingest_interval // 60)),
         tag_slugs=unique_slugs(tags),
+        web_url=config.web.url,
     )
 
 

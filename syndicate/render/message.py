@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import format_datetime, parseaddr
 
 from syndicate.models import Delivery, Digest
@@ -141,3 +142,30 @@ def build_message(
     """One recipient's message (builds a skeleton first: for many recipients, keep one
     `Skeleton` per digest and call its `build`)."""
     return Skeleton.for_digest(site, digest, sender).build(delivery, unsubscribe_url)
+
+
+def build_notice(
+    *, sender: str, to: tuple[str, str], subject: str, parts: tuple[str, str], ident: str,
+    created: datetime,
+) -> bytes:  # fmt: skip
+    """A one-off message to one reader (the sign-up confirmation): multipart/alternative, with
+    the same hand-written, checked headers as the digests (DeliveryError if one would break).
+    `to` is (name, address), `parts` (text, html), `ident` makes the Message-ID."""
+    mid = f"<{slugify(ident)}.notice@{sender_domain(sender)}>"
+    boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
+    text, html = parts
+    line = b"--" + boundary + b"\r\n"
+    display, address = parseaddr(sender)
+    address = f"{address.rpartition('@')[0]}@{sender_domain(sender)}"  # as in every digest
+    head = b"".join((
+        headers.mailbox("From", display, address), headers.mailbox("To", to[0], to[1]),
+        headers.unstructured("Subject", subject), headers.token("Date", format_datetime(created)),
+        headers.token("Message-ID", mid),
+        b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n",
+        b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n',
+    ))  # fmt: skip
+    headers.check_block(head)  # a name from the sign-up form can never add a header
+    return b"".join((
+        head, b"\r\n", line, _PART % b"plain", _qp(text), b"\r\n", line, _PART % b"html",
+        _qp(html), b"\r\n--", boundary, b"--\r\n",
+    ))  # fmt: skip

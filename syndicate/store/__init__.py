@@ -48,9 +48,10 @@ from syndicate.store.schema import (
     meta,
     subscribers,
 )
+from syndicate.store.signup import Outcome, Signup, Signups
 from syndicate.text import slugify
 
-__all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
+__all__ = ["SCHEMA_VERSION", "Outcome", "Signup", "Store", "Upserted"]
 
 
 def _schema_version(value: str | None) -> int:
@@ -161,7 +162,7 @@ def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any
     return query.order_by(*_NEWEST).limit(limit)
 
 
-class Store(Ledger, People):
+class Store(Ledger, People, Signups):
     """The one gateway to the state database."""
 
     def __init__(self, engine: Engine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -127,6 +127,20 @@ deliveries = sa.Table(
     sa.Column("worker", sa.String(255)),  # v3: who claimed it (host/pid/thread), for status
     sa.Index("ix_deliveries_status", "status"),
 )
+signups = sa.Table(  # v8: sign-ups through the web form, waiting for (or done with) confirmation
+    "signups",
+    md,
+    sa.Column("id", sa.String(64), primary_key=True),  # opaque: sealed in the confirmation token
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),  # a keyed hash of the client's network
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("mailed", sa.Boolean, nullable=False),  # False: over the address's daily limit
+    sa.Column("confirmed", UTCDateTime),  # when this or a later sign-up was confirmed: used up
+    sa.Index("ix_signups_client", "client", "created"),
+    sa.Index("ix_signups_created", "created"),
+)
+SIGNUP_EMAIL_INDEX = sa.Index("ix_signups_email_lower", sa.func.lower(signups.c.email))
 runs = sa.Table(
     "runs",
     md,
@@ -291,6 +305,14 @@ def _v6_to_v7(conn: Connection) -> None:
     ASSETS_INDEX.create(conn, checkfirst=True)
 
 
+def _v7_to_v8(conn: Connection) -> None:
+    """v8 adds the web form's sign-ups (double opt-in, rate limits). Subscribers are already
+    looked up by lower(email) through v6's unique index."""
+    signups.create(conn, checkfirst=True)  # with its plain indexes
+    conn.execute(sa.schema.CreateIndex(SIGNUP_EMAIL_INDEX, if_not_exists=True))  # an expression
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
+    7: _v7_to_v8,
 }  # fmt: skip
