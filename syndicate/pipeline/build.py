@@ -57,7 +57,7 @@ def stamp(config: Config, store: Store, env: jinja2.Environment) -> str:
     assert env.loader is not None
     sources = [(name, env.loader.get_source(env, name)[0]) for name in env.list_templates()]
     files = _asset_stats(config.paths.articles, store.asset_paths())
-    return outputs.digest(__version__, store.generation(), repr(config), sources, files)
+    return outputs.fingerprint(__version__, store.generation(), repr(config), sources, files)
 
 
 def _asset_stats(
@@ -87,7 +87,7 @@ def asset_outputs(root: Path, entries: Sequence[Entry], taken: set[str]) -> list
         if target in taken:
             log.warning("event=asset-skipped path=%s reason=same-name-as-a-page", path)
             continue
-        key = outputs.digest("asset", path, size, mtime)
+        key = outputs.fingerprint("asset", path, size, mtime)
         planned.append(outputs.Output(target, key, functools.partial(_asset, root, path)))
     return planned
 
@@ -110,7 +110,7 @@ def plan(env: jinja2.Environment, snapshot: Snapshot, store: Store) -> list[outp
     for ident in store.digest_ids():
         page = functools.partial(_digest_page, store, ident)
         planned.append(
-            outputs.Output(f"digests/{ident}.html", outputs.digest("digest", ident), page)
+            outputs.Output(f"digests/{ident}.html", outputs.fingerprint("digest", ident), page)
         )
     return planned
 

@@ -35,8 +35,8 @@ class Output(NamedTuple):
     needs: tuple[str, ...] = ()  # ids of the entries whose bodies `render` reads
 
 
-def digest(*parts: object) -> str:
-    """A short stable digest of `parts` (their repr), for keys."""
+def fingerprint(*parts: object) -> str:
+    """A short stable hash of `parts` (their repr), for output keys."""
     return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
@@ -45,7 +45,7 @@ def base_key(site: Site, env: jinja2.Environment, version: str) -> str:
     folder names, which each output that shows tags adds itself) and every template's source."""
     assert env.loader is not None
     sources = [(name, env.loader.get_source(env, name)[0]) for name in env.list_templates()]
-    return digest(version, repr(dataclasses.replace(site, tag_slugs={})), sources)
+    return fingerprint(version, repr(dataclasses.replace(site, tag_slugs={})), sources)
 
 
 def entry_key(entry: Entry) -> tuple[str, str, str, float, float, bool]:
@@ -86,7 +86,7 @@ def feed_outputs(
     return [
         Output(
             folder + name,
-            digest(base, kind, shown),
+            fingerprint(base, kind, shown),
             functools.partial(_feed, kind, site, channel, ids),
             ids,
         )

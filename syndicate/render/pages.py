@@ -24,7 +24,7 @@ import jinja2
 
 from syndicate.models import Digest, Entry
 from syndicate.render.common import Channel, Site, render_template
-from syndicate.render.outputs import Bodies, Output, digest, entry_key, render_all, tags_key
+from syndicate.render.outputs import Bodies, Output, entry_key, fingerprint, render_all, tags_key
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def listing_outputs(
     outputs = []
     for page in listings(site, entries, folder):
         shown = [entry_key(e) for e in page.entries]
-        key = digest(base, page.path, page.url, page.newer, page.older, channel, shown)
+        key = fingerprint(base, page.path, page.url, page.newer, page.older, channel, shown)
         outputs.append(
             Output(page.path, key, functools.partial(_listing, env, site, page, channel))
         )
@@ -123,14 +123,14 @@ def archive_outputs(
     for entry in entries:
         ident = entry.article.id
         tagged = tags_key(site, [entry]) if entry.article.tags else ()
-        key = digest(base, "article", entry_key(entry), tagged)
+        key = fingerprint(base, "article", entry_key(entry), tagged)
         render = functools.partial(_article, env, site, ident)
         outputs.append(Output(f"articles/{entry.article.slug}.html", key, render, (ident,)))
     subscribe = Output(
-        "subscribe.html", digest(base, "subscribe"), lambda _: subscribe_page(env, site)
+        "subscribe.html", fingerprint(base, "subscribe"), lambda _: subscribe_page(env, site)
     )
     outputs.append(subscribe)
-    outputs.append(Output("style.css", digest(base, "style"), lambda _: stylesheet(env)))
+    outputs.append(Output("style.css", fingerprint(base, "style"), lambda _: stylesheet(env)))
     return outputs
 
 
