@@ -108,6 +108,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """The messages one worker (`host/pid/thread`) holds `sending`, and its latest lease."""
+
+    worker: str
+    messages: int
+    lease_until: datetime | None
+
+
+@dataclass(frozen=True)
 class ArticleProblem:
     """A reported, skipped article: mirrors `ArticleError` as plain data."""
 
@@ -120,16 +129,25 @@ class ArticleProblem:
 
 
 @dataclass(frozen=True)
-class RunReport:
-    """What one pass did; the CLI turns it into log lines and an exit code."""
+class Tally:
+    """What a pick-up did, in numbers (no article bodies: a run keeps this while it builds)."""
 
-    skipped_locked: bool = False
     new: int = 0
     changed: int = 0
+    moved: int = 0
     unchanged: int = 0
     removed: int = 0
     drafts: int = 0
     problems: tuple[ArticleProblem, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one pass did; the CLI turns it into log lines and an exit code. The pick-up's
+    figures are its `picked` tally, also read as `report.new`, `report.problems`, ..."""
+
+    skipped_locked: bool = False
+    picked: Tally = Tally()
     warnings: tuple[str, ...] = ()
     files_written: tuple[str, ...] = ()
     files_removed: tuple[str, ...] = ()
@@ -141,6 +159,30 @@ class RunReport:
     held_until: datetime | None = None  # the latest of those leases
     undelivered: str = ""  # why no mail could be sent at all (a missing key), after publishing
     refused: tuple[str, ...] = ()  # output files left alone: "path: reason"
+
+    @property
+    def new(self) -> int:
+        return self.picked.new
+
+    @property
+    def changed(self) -> int:
+        return self.picked.changed
+
+    @property
+    def unchanged(self) -> int:
+        return self.picked.unchanged
+
+    @property
+    def removed(self) -> int:
+        return self.picked.removed
+
+    @property
+    def drafts(self) -> int:
+        return self.picked.drafts
+
+    @property
+    def problems(self) -> tuple[ArticleProblem, ...]:
+        return self.picked.problems
 
     @property
     def ok(self) -> bool:

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.pipeline import leases
+from syndicate.deliver import leases
+from syndicate.models import Claim
+from syndicate.pipeline import leases as waiting
 from syndicate.store import Store
-from syndicate.store.ledger import Claim
 
 from .conftest import NOW, SECRET, RecordingHandler, add_readers, free_port, run_cli, use_smtp
 
@@ -176,7 +177,7 @@ def test_status_explains_each_kind_of_wait(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     clock = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     try:
-        assert leases.explain(store, clock, clock) == [
+        assert waiting.explain(store, clock, clock) == [
             "deliveries due now: 0",
             "delivery: nothing waits: every message is sent or has failed for good",
         ]
@@ -186,9 +187,9 @@ def test_status_explains_each_kind_of_wait(tmp_path: Path) -> None:
     here = f"{leases.worker_name().split('/')[0]}/{child.pid}/t1"
     try:
         lines = {
-            leases._claim_line(Claim("elsewhere.example/1/t1", 3, clock + SECOND * 9), clock),
-            leases._claim_line(Claim("elsewhere.example/1/t2", 2, clock - SECOND), clock),
-            leases._claim_line(Claim(here, 1, clock - SECOND), clock),
+            waiting._claim_line(Claim("elsewhere.example/1/t1", 3, clock + SECOND * 9), clock),
+            waiting._claim_line(Claim("elsewhere.example/1/t2", 2, clock - SECOND), clock),
+            waiting._claim_line(Claim(here, 1, clock - SECOND), clock),
         }
     finally:
         child.kill()

@@ -1,4 +1,4 @@
-"""Mail: turn each due ledger row into a message and hand it to the configured sender.
+"""The sending engine: hand each due ledger row, built into a message, to the configured sender.
 
 SMTP runs `[smtp] max_connections` threads, one connection each, paced to
 `[smtp] rate_per_second`; each worker claims a few due messages at a time (leased to it, the
@@ -8,73 +8,32 @@ hand-over that the message is still its own, and commits every outcome at once, 
 sends a message another worker took over. 4xx answers are deferred to later runs with
 exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails that
 message and marks the address bounced; an unreachable server stops the batch and defers the
-rest. Holds no SQL and no SMTP; never reads the clock (`now` and `clock` are passed in).
+rest. Holds no SQL and no SMTP; never reads the clock (`now` and `clock` are passed in); the
+state comes in as a `Ledger` (the store satisfies it) and messages from the caller's `Builder`.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from syndicate import deliver
 from syndicate.config import Config
-from syndicate.errors import ConfigError, DeliveryError, StoreError
+from syndicate.deliver.leases import Heartbeat, Held, protected, worker_name
+from syndicate.deliver.ledger import Ledger
+from syndicate.errors import DeliveryError, StoreError
 from syndicate.models import Delivery, Progress, no_progress
-from syndicate.pipeline.leases import Heartbeat, Held, free_dead_claims, protected, worker_name
-from syndicate.render.common import Site
-from syndicate.render.dkim import DkimKey, sign
-from syndicate.render.message import Skeleton, sender_domain
-from syndicate.store import Store
-from syndicate.tokens import make_token
 
 log = logging.getLogger("syndicate")
 MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
 MAX_CLAIM = 32  # the most messages one worker claims at once
 
 
-def signing_key(config: Config, store: Store) -> str:
-    """The key that signs unsubscribe tokens: from `[email] secret_file` or the environment, or
-    (file delivery only) a random key kept in the state database so that local trials work out
-    of the box."""
-    if config.email.secret:
-        return config.email.secret
-    if config.email.delivery == "smtp":
-        raise ConfigError(
-            f"no key to sign unsubscribe links: name a file holding it in [email] secret_file "
-            f"(readable by its owner only: what cron needs) or set the environment variable "
-            f"{config.email.secret_env}",
-            key="email.secret_env",
-        )
-    stored = store.get_meta("local_secret")
-    if stored is None:
-        stored = secrets.token_urlsafe(32)
-        store.set_meta("local_secret", stored)
-        log.warning("event=secret-generated reason=%s-unset delivery=file", config.email.secret_env)
-    return stored
-
-
-def dkim_key(config: Config) -> DkimKey | None:
-    """The DKIM signing key, read once per run, or None when `[email] dkim_key` is unset."""
-    email = config.email
-    if not email.dkim_key:
-        return None
-    try:
-        pem = Path(email.dkim_key).read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read {email.dkim_key}: {exc.strerror}", key="email.dkim_key"
-        ) from None
-    key = DkimKey(pem, email.dkim_selector, email.dkim_domain or sender_domain(email.sender))
-    sign(b"From: a@example.org\r\nSubject: key check\r\n\r\n", key)  # a bad key fails here
-    return key
-
-
-def _sender(config: Config) -> deliver.Sender:
+def sender_for(config: Config) -> deliver.Sender:
+    """A new sender for one worker: `.eml` files or one SMTP connection, as configured."""
     if config.email.delivery == "file":
         return deliver.FileSender(config.paths.outbox)
     smtp = config.smtp
@@ -97,7 +56,7 @@ class _Batch:
     under one heartbeat that keeps their claims alive."""
 
     def __init__(
-        self, config: Config, store: Store, now: datetime, build: Builder, clock: Clock
+        self, config: Config, store: Ledger, now: datetime, build: Builder, clock: Clock
     ) -> None:
         self.config, self.store, self.now, self.build, self.clock = config, store, now, build, clock
         self.lease = timedelta(seconds=config.smtp.lease)
@@ -128,7 +87,7 @@ class _Batch:
             raise self.error
 
     def work(self, worker: str) -> None:
-        sender, claimed = _sender(self.config), list[Delivery]()
+        sender, claimed = sender_for(self.config), list[Delivery]()
         self.heartbeat.add(worker)
         try:
             while not self.stop.is_set():
@@ -252,36 +211,20 @@ class Outcome:
     held: Held = field(default_factory=Held)
 
 
-def deliver_pending(
+def send_due(
     config: Config,
-    store: Store,
-    site: Callable[[], Site],
+    ledger: Ledger,
     now: datetime,
-    clock: Clock | None = None,
-    progress: Progress = no_progress,
+    due: int,
+    build: Builder,
+    clock: Clock,
+    progress: Progress,
 ) -> Outcome:
-    """Send every due message, first taking over the claims of this host's dead processes.
-
-    `clock` tells wall-clock time for leases (default: `now`); `now` stamps the ledger."""
-    clock = clock or (lambda: now)
-    free_dead_claims(store)
-    due = store.open_counts(now)
-    if not due:
-        return Outcome()
-    key, dkim = signing_key(config, store), dkim_key(config)
-    skeletons = {  # premailer and the shared headers: once per digest, never per recipient
-        digest.id: Skeleton.for_digest(site(), digest, config.email.sender)
-        for digest in store.digests(due)
-    }
-
-    def build(delivery: Delivery) -> bytes:
-        url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-        message = skeletons[delivery.digest_id].build(delivery, url)
-        return message if dkim is None else sign(message, dkim)
-
-    batch = _Batch(config, store, now, build, clock)
-    batch.run(sum(due.values()), progress)
-    held = Held.elsewhere(store.claims(), batch.names, clock())
+    """Send the `due` messages (as counted by the caller), built by `build`, and account for
+    what other senders hold. `clock` tells wall-clock time for leases; `now` stamps the ledger."""
+    batch = _Batch(config, ledger, now, build, clock)
+    batch.run(due, progress)
+    held = Held.elsewhere(ledger.claims(), batch.names, clock())
     until = held.until.isoformat() if held.until else "-"
     log.info(
         "event=delivered sent=%d deferred=%d failed=%d held=%d held_until=%s lost=%d via=%s",

@@ -1,6 +1,7 @@
 """Who holds which message: the names of this process's sending workers, the heartbeat that
 keeps their claims alive, the same-host check that hands a dead process's claims back at once,
-and the account of waiting work that `status` and a run's summary give.
+and what other senders hold (`Held`). The account of waiting work that `status` gives is
+`syndicate.pipeline.leases`.
 
 A claim is `sending` with a lease (`[smtp] lease`). A live worker's heartbeat renews its leases
 every third of the lifetime, so they do not run out while it works; a worker that dies stops
@@ -8,8 +9,8 @@ renewing and its claims return to the pool within one lifetime. On one host the 
 better than a lease: the claims of a process that still runs here are never taken over (a
 starved heartbeat on a busy machine cannot cost it a message it is handing over), and those of
 a process that is gone are taken at once. Each message is also confirmed in the database right
-before the hand-over (`Store.confirm`), so a worker never sends a message it lost. Holds no SQL
-and no SMTP; the wall clock comes in as `clock`.
+before the hand-over (`Ledger.confirm`), so a worker never sends a message it lost. Holds no SQL
+and no SMTP; the wall clock comes in as `clock`; the state comes in as a `Ledger`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
+from syndicate.deliver.ledger import Ledger
 from syndicate.errors import StoreError
-from syndicate.store import Store
-from syndicate.store.ledger import Backlog, Claim
+from syndicate.models import Claim
 
 log = logging.getLogger("syndicate")
 Clock = Callable[[], datetime]
@@ -92,7 +93,7 @@ def alive_here(worker: str, active: Collection[str]) -> bool:
     return worker in active if local[0] == os.getpid() else not gone(worker)
 
 
-def free_dead_claims(store: Store, claims: Iterable[Claim] | None = None) -> int:
+def free_dead_claims(store: Ledger, claims: Iterable[Claim] | None = None) -> int:
     """Hand the claims of this host's dead processes back to the pool at once."""
     claims = store.claims() if claims is None else claims
     dead = [c.worker for c in claims if c.lease_until is not None and gone(c.worker)]
@@ -105,7 +106,7 @@ def free_dead_claims(store: Store, claims: Iterable[Claim] | None = None) -> int
     return freed
 
 
-def protected(store: Store, active: Collection[str]) -> list[str]:
+def protected(store: Ledger, active: Collection[str]) -> list[str]:
     """Before a claim: free the claims of this host's dead processes, and name the workers
     whose claims must not be taken over (alive on this host)."""
     claims = store.claims()
@@ -119,7 +120,7 @@ class Heartbeat:
     """A thread that renews the leases of the named workers every third of `lease` until the
     block ends. Workers join with `add` when they start and leave with `discard`."""
 
-    def __init__(self, store: Store, lease: timedelta, clock: Clock) -> None:
+    def __init__(self, store: Ledger, lease: timedelta, clock: Clock) -> None:
         self.store, self.lease, self.clock = store, lease, clock
         self.workers: set[str] = set()
         self._lock = threading.Lock()
@@ -179,61 +180,3 @@ def _holding(claim: Claim, clock: datetime) -> bool:
     if alive_here(claim.worker, ()):
         return True
     return bool(claim.lease_until and claim.lease_until > clock) and not gone(claim.worker)
-
-
-def _claim_line(claim: Claim, clock: datetime) -> str:
-    until = claim.lease_until.isoformat() if claim.lease_until else "-"
-    if gone(claim.worker):
-        why = "its process is gone: the next run or send takes them over at once"
-    elif alive_here(claim.worker, ()):
-        why = "its process is running on this host: they stay its own while it sends"
-    elif claim.lease_until is None or claim.lease_until <= clock:
-        why = "its lease ran out: the next run or send takes them over"
-    else:
-        why = "a sender on another host: if it died, they return to the pool when the lease ends"
-    return f"deliveries claimed: {claim.messages} by {claim.worker}, lease until {until} ({why})"
-
-
-def by_process(claims: Iterable[Claim]) -> list[Claim]:
-    """Claims summed per process (`host/pid`, its threads together), latest lease kept."""
-    merged: dict[str, Claim] = {}
-    for claim in claims:
-        key = claim.worker.rpartition("/")[0] or claim.worker
-        if key in merged:
-            before = merged[key]
-            ends = [t for t in (before.lease_until, claim.lease_until) if t is not None]
-            claim = Claim(before.worker, before.messages + claim.messages, max(ends, default=None))
-        merged[key] = claim
-    return list(merged.values())
-
-
-def explain(store: Store, now: datetime, clock: datetime) -> list[str]:
-    """Lines for `syndicate status`: what waits to be delivered, and why it is not sent now."""
-    backlog = store.backlog(now)
-    lines = [f"deliveries due now: {backlog.due}"]
-    if backlog.retries:
-        first = backlog.next_retry.isoformat() if backlog.next_retry else "-"
-        lines.append(f"deliveries waiting to retry: {backlog.retries}, the first at {first}")
-    lines += [_claim_line(claim, clock) for claim in by_process(backlog.claims)]
-    lines.append(f"delivery: {_why(backlog, clock)}")
-    if backlog.last_error and (backlog.due or backlog.retries):
-        lines.append(f"last delivery error: {backlog.last_error}")
-    return lines
-
-
-def _why(backlog: Backlog, clock: datetime) -> str:
-    """One sentence: what the next run will do with the waiting messages."""
-    held = Held.elsewhere(backlog.claims, (), clock)
-    takeable = sum(c.messages for c in backlog.claims) - held.messages
-    parts = []
-    if backlog.due:
-        parts.append(f"{backlog.due} due, sent by the next run or send")
-    if held.messages and held.until:
-        parts.append(f"{held.messages} claimed by other senders until {held.until.isoformat()}")
-    if takeable:
-        parts.append(f"{takeable} claimed by senders that are gone, taken over by the next run")
-    if backlog.retries:
-        parts.append(f"{backlog.retries} wait for their retry time")
-    if not parts:
-        return "nothing waits: every message is sent or has failed for good"
-    return ("" if backlog.due else "nothing is due now: ") + "; ".join(parts)

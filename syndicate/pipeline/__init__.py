@@ -21,13 +21,15 @@ import jinja2
 
 from syndicate import deliver, ingest
 from syndicate.config import Config, sqlite_file
+from syndicate.deliver.engine import Outcome
 from syndicate.errors import ConfigError, StoreError
 from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
+from syndicate.pipeline.context import Clock, Pass
 from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
-from syndicate.pipeline.mail import Clock, Outcome, deliver_pending
+from syndicate.pipeline.mail import deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store
@@ -73,7 +75,7 @@ def run_once(
     with locked_store(config) as store, thawed():
         if store is None:
             return RunReport(skipped_locked=True)
-        report = _run(config, store, now, force_digest, progress, ping_hub, clock)
+        report = _run(Pass.start(config, store, now, clock, progress), force_digest, ping_hub)
         store.record_run(now, now, report.exit_code, _summary(report))
         return report
 
@@ -118,40 +120,28 @@ def _summary(report: RunReport) -> str:
     ) + (" mail=impossible" if report.undelivered else "")
 
 
-def _run(
-    config: Config,
-    store: Store,
-    now: datetime,
-    force_digest: bool,
-    progress: Progress,
-    ping_hub: bool,
-    clock: Clock | None,
-) -> RunReport:
+def _run(run: Pass, force_digest: bool, ping_hub: bool) -> RunReport:
+    config, store, now = run.config, run.store, run.now
     added = store.add_subscribers(config.subscribers, now)
     if added:
         log.info("event=subscribers-added count=%d source=config", added)
-    changes, warnings = pick_up(config, store, now, progress)
+    picked, warnings = pick_up(run)
     env = make_environment(config.paths.templates)
     snapshot = Snapshot(config, store)
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
-        digest_id = freeze(config, store, env, lambda: snapshot.site, now)
-    result = build(config, store, env, snapshot, progress)
+        digest_id = freeze(run, env, lambda: snapshot.site)
+    result = build(run, env, snapshot)
     mail, undelivered = Outcome(), ""
     try:
-        mail = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
+        mail = deliver_pending(run, lambda: snapshot.site)
     except ConfigError as exc:  # e.g. no signing key: what is published stays published
         undelivered = str(exc)
         log.info("event=delivery-impossible error=%s", exc)  # the CLI and scheduler say it
     if ping_hub:  # after the mail: a slow hub never delays a digest
         announce(config, store, result.written)
     return RunReport(
-        new=changes.new,
-        changed=changes.changed,
-        unchanged=changes.unchanged,
-        removed=changes.removed,
-        drafts=changes.drafts,
-        problems=changes.problems,
+        picked=picked,
         warnings=tuple(warnings),
         files_written=result.written,
         files_removed=result.removed,
@@ -183,7 +173,8 @@ def send(
         def site() -> Site:  # a sender needs no article bodies
             return site_for(config, ctas=store.ctas())
 
-        return RunReport(**_mail_fields(deliver_pending(config, store, site, now, clock, progress)))
+        run = Pass.start(config, store, now, clock, progress)
+        return RunReport(**_mail_fields(deliver_pending(run, site)))
     finally:
         store.close()
 

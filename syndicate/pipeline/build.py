@@ -23,7 +23,8 @@ from syndicate import __version__, deliver, ingest
 from syndicate.config import Config
 from syndicate.errors import ArticleError
 from syndicate.gcpause import paused_gc
-from syndicate.models import Entry, Progress, no_progress
+from syndicate.models import Entry, Progress
+from syndicate.pipeline.context import Pass
 from syndicate.render import outputs, pages, tags
 from syndicate.render.common import Site, site_for
 from syndicate.store import Store
@@ -130,14 +131,9 @@ def _render(
             yield output.path, output.render(bodies)
 
 
-def build(
-    config: Config,
-    store: Store,
-    env: jinja2.Environment,
-    snapshot: Snapshot,
-    progress: Progress = no_progress,
-) -> deliver.WriteResult:
+def build(run: Pass, env: jinja2.Environment, snapshot: Snapshot) -> deliver.WriteResult:
     """Render and publish what changed since the last publish; nothing if nothing did."""
+    config, store, progress = run.config, run.store, run.progress
     root, current = config.paths.output, stamp(config, store, env)
     if deliver.read_stamp(root) == current and all((root / f).exists() for f in MAIN_FILES):
         log.info("event=published written=0 removed=0 reason=unchanged")

@@ -12,9 +12,9 @@ from syndicate import ingest
 from syndicate.config import Config
 from syndicate.cron import next_fire_after, parse_crontab
 from syndicate.models import Entry
+from syndicate.pipeline.context import Pass
 from syndicate.render.common import Site
 from syndicate.render.digest import first_image, render_digest
-from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
 
@@ -38,15 +38,10 @@ def image_sizes(config: Config, entries: list[Entry]) -> dict[str, tuple[int, in
     return sizes
 
 
-def freeze(
-    config: Config,
-    store: Store,
-    env: jinja2.Environment,
-    site: Callable[[], Site],
-    now: datetime,
-) -> str | None:
+def freeze(run: Pass, env: jinja2.Environment, site: Callable[[], Site]) -> str | None:
     """Freeze a digest of the articles in none yet; None when there are none. `site` is asked
     for only then: on a large archive it costs a listing of every article."""
+    config, store, now = run.config, run.store, run.now
     cutoff = None  # flood guard: the first digest over an archive takes only recent articles
     if store.last_digest_time() is None:
         cutoff = now - timedelta(days=config.digest.first_digest_days)

@@ -16,7 +16,7 @@ from syndicate import deliver, subscribers
 from syndicate.config import Config, normalise_email
 from syndicate.errors import SubscriberError, SyndicateError
 from syndicate.models import Subscriber
-from syndicate.pipeline.mail import signing_key
+from syndicate.pipeline.keys import signing_key
 from syndicate.store import Store, Upserted
 from syndicate.tokens import verify_token
 

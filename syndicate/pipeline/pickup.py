@@ -14,7 +14,6 @@ import hashlib
 import logging
 from array import array
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from operator import itemgetter
@@ -22,7 +21,8 @@ from operator import itemgetter
 from syndicate import ingest
 from syndicate.config import Config
 from syndicate.gcpause import paused_gc
-from syndicate.models import ArticleProblem, FileStat, Progress, no_progress
+from syndicate.models import ArticleProblem, FileStat, Progress, Tally
+from syndicate.pipeline.context import Pass
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
@@ -49,15 +49,14 @@ def _previous(
     return rows
 
 
-def pick_up(
-    config: Config, store: Store, now: datetime, progress: Progress = no_progress
-) -> tuple[Picked, list[str]]:
+def pick_up(run: Pass) -> tuple[Tally, list[str]]:
     """Record what changed in the articles folder. A folder whose every name, size and mtime
     (and the parser settings) match the last clean pick-up is not compared file by file."""
+    config, store, now, progress = run.config, run.store, run.now, run.progress
     fingerprint = ingest.options_for(config).fingerprint()
     walked = ingest.walk(config.paths.articles)
     folder = _folder_key(walked, fingerprint)
-    total, warnings, live = Picked(), list[str](), store.get_meta("live")
+    total, warnings, live = Tally(), list[str](), store.get_meta("live")
     if walked.problems or live is None or store.get_meta("folder") != folder:
         total, warnings = _pick(config, store, walked, fingerprint, now, progress)
         live = str(store.count_live())
@@ -86,13 +85,13 @@ def _pick(
     fingerprint: str,
     now: datetime,
     progress: Progress,
-) -> tuple[Picked, list[str]]:
+) -> tuple[Tally, list[str]]:
     """Compare the walk with the stored file stats; read, plan and record what differs."""
     with paused_gc():  # 100,000 rows as small tuples: no cycles
         known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
     todo = sorted(n for n, s in walked.stats.items() if known_files.get(n) != s)
     vanished = len(known_files) > len(walked.stats) - len(todo)
-    total = Picked(problems=tuple(walked.problems))
+    total = Tally(problems=tuple(walked.problems))
     warnings: list[str] = []
     if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
         with paused_gc():
@@ -128,22 +127,9 @@ def _chunk(
     return changes, scanned.warnings
 
 
-@dataclass(frozen=True)
-class Picked:
-    """What a pick-up did, in numbers (no article bodies: a run keeps this while it builds)."""
-
-    new: int = 0
-    changed: int = 0
-    moved: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    drafts: int = 0
-    problems: tuple[ArticleProblem, ...] = ()
-
-
-def _add(total: Picked, more: ingest.Changes) -> Picked:
+def _add(total: Tally, more: ingest.Changes) -> Tally:
     problems: dict[ArticleProblem, None] = dict.fromkeys((*total.problems, *more.problems))
-    return Picked(
+    return Tally(
         new=total.new + len(more.new),
         changed=total.changed + len(more.changed),
         moved=total.moved + len(more.moved),
@@ -153,7 +139,7 @@ def _add(total: Picked, more: ingest.Changes) -> Picked:
     )
 
 
-def _log(changes: Picked, warnings: list[str]) -> None:
+def _log(changes: Tally, warnings: list[str]) -> None:
     for warning in warnings:
         log.warning("event=article-warning %s", warning)
     for problem in changes.problems:

@@ -21,9 +21,9 @@ from urllib.parse import quote
 import jinja2
 
 from syndicate.config import Config, normalise_email
+from syndicate.deliver.engine import sender_for
 from syndicate.errors import DeliveryError, SyndicateError
 from syndicate.models import Subscriber
-from syndicate.pipeline.mail import _sender
 from syndicate.render.common import Site
 from syndicate.render.dkim import DkimKey, sign
 from syndicate.render.message import build_notice
@@ -124,7 +124,7 @@ def sign_up(
 def send_notice(config: Config, notice: Notice) -> bool:
     """Hand a confirmation message to the configured delivery (SMTP, or the outbox as
     `outbox/confirmations/<id>/<address>.eml`); False, logged, if it could not be sent."""
-    sender = _sender(config)
+    sender = sender_for(config)
     try:
         sender.send(f"confirmations/{notice.ident}", notice.recipient, notice.message)
     except DeliveryError as exc:

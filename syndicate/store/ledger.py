@@ -13,17 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicate.models import Delivery
+from syndicate.models import Claim, Delivery
 from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The messages one worker (`host/pid/thread`) holds `sending`, and its latest lease."""
-
-    worker: str
-    messages: int
-    lease_until: datetime | None
 
 
 @dataclass(frozen=True)

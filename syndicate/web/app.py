@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from syndicate.config import Config
 from syndicate.errors import ConfigError
 from syndicate.pipeline import signup
-from syndicate.pipeline.mail import dkim_key, signing_key
+from syndicate.pipeline.keys import dkim_key, signing_key
 from syndicate.pipeline.signup import LinkRefused, Reader
 from syndicate.render.common import make_environment, site_for
 from syndicate.render.web import Form, Page, web_page
