@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syndicate.models import Delivery
+from syndicate.pipeline.plan import archive
 from syndicate.render.common import make_environment
 from syndicate.render.digest import render_digest
 from syndicate.render.message import build_message
-from syndicate.render.pages import archive
 from syndicate.text import one_line, xml_safe
 
 from .factories import TEMPLATES, make_entry, make_site

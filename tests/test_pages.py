@@ -13,8 +13,8 @@ import pytest
 
 from syndicate.errors import RenderError
 from syndicate.models import Digest
+from syndicate.pipeline.plan import archive
 from syndicate.render.common import make_environment, render_template
-from syndicate.render.pages import archive
 
 from .factories import BASE, TEMPLATES, make_entry, newest_first
 from .factories import make_site as make_default_site

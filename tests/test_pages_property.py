@@ -14,9 +14,8 @@ from syndicate.config import DEFAULT_CTA_PATTERNS
 from syndicate.errors import ArticleError
 from syndicate.ingest.parse import ParseOptions, parse_article
 from syndicate.models import Entry
+from syndicate.pipeline.plan import archive, tag_files
 from syndicate.render.common import make_environment
-from syndicate.render.pages import archive
-from syndicate.render.tags import tag_files
 from syndicate.text import unique_slugs
 
 from .factories import BASE, TEMPLATES, make_site

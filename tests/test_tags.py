@@ -1,4 +1,4 @@
-"""Per-tag output of syndicate.render.tags and the collision-free tag slugs of syndicate.text."""
+"""Per-tag output of syndicate.pipeline.plan and the collision-free tag slugs of syndicate.text."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
+from syndicate.pipeline.plan import by_tag, tag_files
 from syndicate.render.common import make_environment
-from syndicate.render.tags import by_tag, tag_files
 from syndicate.text import unique_slugs
 
 from .factories import TEMPLATES, make_entry, make_site

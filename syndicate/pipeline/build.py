@@ -25,7 +25,8 @@ from syndicate.errors import ArticleError
 from syndicate.gcpause import paused_gc
 from syndicate.models import Entry, Progress
 from syndicate.pipeline.context import Pass
-from syndicate.render import outputs, pages, tags
+from syndicate.pipeline.plan import archive_outputs, tag_outputs
+from syndicate.render import outputs
 from syndicate.render.common import Site, site_for
 from syndicate.store import Store
 
@@ -105,8 +106,8 @@ def plan(env: jinja2.Environment, snapshot: Snapshot, store: Store) -> list[outp
     site, entries = snapshot.site, snapshot.listing
     base = outputs.base_key(site, env, __version__)
     planned = outputs.feed_outputs(site, entries, site.main, "", base)
-    planned += tags.tag_outputs(env, site, entries, base)
-    planned += pages.archive_outputs(env, site, entries, base)
+    planned += tag_outputs(env, site, entries, base)
+    planned += archive_outputs(env, site, entries, base)
     planned += asset_outputs(snapshot.config.paths.articles, entries, {o.path for o in planned})
     for ident in store.digest_ids():
         page = functools.partial(_digest_page, store, ident)

@@ -9,22 +9,21 @@ So a story never moves from one numbered page to another: a new story pushes the
 onto the highest page (or a new one once it is full), and only the index and that page change.
 Page URLs stay permalinks, and no page the pager links to repeats what the index shows.
 
-Pure: entries and digests in, bytes out. Templates come through the Jinja loader; nothing here
-writes files, reads the database or reads the clock.
+Pure: entries in, bytes out. Templates come through the Jinja loader; nothing here writes
+files, reads the database or reads the clock. Which pages a build plans, and their keys, is
+`syndicate.pipeline.plan`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import jinja2
 
-from syndicate.models import Digest, Entry
+from syndicate.models import Entry
 from syndicate.render.common import Channel, Site, render_template
-from syndicate.render.outputs import Bodies, Output, entry_key, fingerprint, render_all, tags_key
 
 
 @dataclass(frozen=True)
@@ -84,62 +83,3 @@ def stylesheet(env: jinja2.Environment) -> bytes:
     assert env.loader is not None
     source, _, _ = env.loader.get_source(env, "style.css")
     return source.encode("utf-8")
-
-
-def _listing(
-    env: jinja2.Environment, site: Site, page: Listing, channel: Channel | None, _: Bodies
-) -> bytes:
-    return listing_page(env, site, page, channel)
-
-
-def _article(env: jinja2.Environment, site: Site, ident: str, bodies: Bodies) -> bytes:
-    return article_page(env, site, bodies[ident])
-
-
-def listing_outputs(
-    env: jinja2.Environment,
-    site: Site,
-    entries: Sequence[Entry],
-    base: str,
-    channel: Channel | None = None,
-    folder: str = "",
-) -> list[Output]:
-    """The index and numbered pages of `entries`; teasers need no article bodies."""
-    outputs = []
-    for page in listings(site, entries, folder):
-        shown = [entry_key(e) for e in page.entries]
-        key = fingerprint(base, page.path, page.url, page.newer, page.older, channel, shown)
-        outputs.append(
-            Output(page.path, key, functools.partial(_listing, env, site, page, channel))
-        )
-    return outputs
-
-
-def archive_outputs(
-    env: jinja2.Environment, site: Site, entries: Sequence[Entry], base: str
-) -> list[Output]:
-    """The main listings, one page per article, the subscribe page and the stylesheet."""
-    outputs = listing_outputs(env, site, entries, base)
-    for entry in entries:
-        ident = entry.article.id
-        tagged = tags_key(site, [entry]) if entry.article.tags else ()
-        key = fingerprint(base, "article", entry_key(entry), tagged)
-        render = functools.partial(_article, env, site, ident)
-        outputs.append(Output(f"articles/{entry.article.slug}.html", key, render, (ident,)))
-    subscribe = Output(
-        "subscribe.html", fingerprint(base, "subscribe"), lambda _: subscribe_page(env, site)
-    )
-    outputs.append(subscribe)
-    outputs.append(Output("style.css", fingerprint(base, "style"), lambda _: stylesheet(env)))
-    return outputs
-
-
-def archive(
-    env: jinja2.Environment, site: Site, entries: Sequence[Entry], digests: Sequence[Digest]
-) -> dict[str, bytes]:
-    """Every archive file in memory, keyed by its path under the output folder (for small sites
-    and tests; a run renders only the outputs whose keys changed)."""
-    files = render_all(archive_outputs(env, site, entries, ""), entries)
-    for item in digests:
-        files[f"digests/{item.id}.html"] = item.web_html.encode("utf-8")
-    return files
