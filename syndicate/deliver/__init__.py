@@ -206,7 +206,9 @@ def publish(
 class Sender(Protocol):
     """Hands one finished message to its destination; raises DeliveryError if it cannot."""
 
-    def send(self, digest_id: str, recipient: str, message: bytes) -> None: ...
+    def send(
+        self, digest_id: str, recipient: str, message: bytes, envelope_from: str = ""
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -220,7 +222,8 @@ class FileSender:
     def path_for(self, digest_id: str, recipient: str) -> Path:
         return _inside(self.outbox, f"{digest_id}/{recipient}.eml")
 
-    def send(self, digest_id: str, recipient: str, message: bytes) -> None:
+    def send(self, digest_id: str, recipient: str, message: bytes, envelope_from: str = "") -> None:
+        """`envelope_from` has no place in a file (the message itself is what is written)."""
         try:
             write_atomic(self.path_for(digest_id, recipient), message)
         except OSError as exc:

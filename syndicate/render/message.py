@@ -141,8 +141,10 @@ class Skeleton:
             _chunks(digest.text, digest.marker), _chunks(digest.html, digest.marker),
         )  # fmt: skip
 
-    def build(self, delivery: Delivery, unsubscribe_url: str) -> bytes:
+    def build(self, delivery: Delivery, unsubscribe_url: str, mailto: str = "") -> bytes:
+        """`mailto`: this recipient's `mailto:` unsubscribe URI (default: the From address)."""
         values = {"email": delivery.email, "unsubscribe_url": unsubscribe_url}
+        unsubscribe = f"<{unsubscribe_url}>, <{mailto or self.mailto}>"
         marker = self.digest.marker
         mid = message_id(self.list_ident, self.digest.id, delivery.email, self.domain)
         boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
@@ -150,7 +152,7 @@ class Skeleton:
             self.sender,
             _header("To", Address(one_line(delivery.name), addr_spec=delivery.email)),
             self.about, _simple_header("Message-ID", mid, 76), self.list_id,
-            _simple_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{self.mailto}>", 998),
+            _simple_header("List-Unsubscribe", unsubscribe, 998),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n",
             b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n\r\n',
         ))  # fmt: skip
