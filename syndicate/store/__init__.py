@@ -31,6 +31,7 @@ from syndicate.store.dating import (
 )
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
+from syndicate.store.returned import LastBounce, Recorded, Returns
 from syndicate.store.schema import (
     HAS_ASSETS,
     LIVE,
@@ -48,7 +49,7 @@ from syndicate.store.schema import (
 )
 from syndicate.text import slugify
 
-__all__ = ["SCHEMA_VERSION", "Store", "Upserted"]
+__all__ = ["SCHEMA_VERSION", "LastBounce", "Recorded", "Store", "Upserted"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -149,7 +150,7 @@ def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any
     return query.order_by(*_NEWEST).limit(limit)
 
 
-class Store(Ledger, People):
+class Store(Ledger, People, Returns):
     """The one gateway to the state database."""
 
     def __init__(self, engine: Engine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -126,6 +126,19 @@ deliveries = sa.Table(
     sa.Column("lease_until", UTCDateTime),  # v3: a `sending` row belongs to its worker until then
     sa.Column("worker", sa.String(255)),  # v3: who claimed it (host/pid/thread), for status
     sa.Index("ix_deliveries_status", "status"),
+)
+# v8: every returned message processed (bounce, complaint, mailto unsubscribe, ignored), by its
+# mailbox key, recorded in the transaction that acts on it: a message is never counted twice
+returned = sa.Table(
+    "returned",
+    md,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("email", sa.String(320)),  # the subscriber it concerns (None: ignored)
+    sa.Column("kind", sa.String(16), nullable=False),  # hard soft complaint unsubscribe ...
+    sa.Column("status", sa.String(32), nullable=False, default=""),  # 5.1.1, abuse
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("received", UTCDateTime, nullable=False),
+    sa.Index("ix_returned_email", "email", "received"),
 )
 runs = sa.Table(
     "runs",
@@ -291,6 +304,12 @@ def _v6_to_v7(conn: Connection) -> None:
     ASSETS_INDEX.create(conn, checkfirst=True)
 
 
+def _v7_to_v8(conn: Connection) -> None:
+    """v8 reads returned mail: the messages processed, so that none is counted twice."""
+    returned.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
+    7: _v7_to_v8,
 }  # fmt: skip
