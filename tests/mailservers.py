@@ -158,3 +158,90 @@ def wait_for_mail(maildir: Path, count: int, seconds: float = 120) -> list[Path]
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
+
+
+@dataclass
+class Dovecot:
+    port: int
+    user: str
+    password: str
+    ca_file: Path  # the test CA that signed the server's certificate
+    root: Path
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else "(no log)"
+
+
+@contextlib.contextmanager
+def dovecot(user: str = "bounces", password: str = "imap-test-password") -> Iterator[Dovecot]:
+    """A private Dovecot serving IMAP over implicit TLS (imaps) on 127.0.0.1, with one
+    passwd-file user whose mail is a Maildir; run in the foreground (`-F`) and stopped after."""
+    from .smtp_servers import self_signed
+
+    binary = need(DOVECOT, "dovecot", "dovecot-imapd")
+    root = Path(tempfile.mkdtemp(prefix="syndicate-dovecot-"))
+    root.chmod(0o755)
+    cert, key = self_signed(root)
+    home = root / "home" / user
+    home.mkdir(parents=True)
+    shutil.chown(home, "nobody", "nogroup")
+    (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}:65534:65534::{home}\n")
+    port = free_port()
+    config = root / "dovecot.conf"
+    config.write_text(f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+auth_mechanisms = plain
+mail_location = maildir:~/Maildir
+default_internal_user = dovecot
+default_login_user = dovenull
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = {port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {root}/passwd
+}}
+""")
+    process = subprocess.Popen([binary, "-F", "-c", str(config)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    server = Dovecot(port, user, password, cert, root)
+    try:
+        try:
+            _wait_for_port(port)
+        except OSError:
+            process.kill()
+            output = process.communicate()[0]
+            raise RuntimeError(f"dovecot did not start: {output}\n{server.log()}") from None
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(root, ignore_errors=True)

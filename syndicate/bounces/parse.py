@@ -86,10 +86,26 @@ def _parts(message: email.message.Message) -> list[email.message.Message]:
     )
 
 
-def _report_type(message: email.message.Message) -> str:
-    if message.get_content_type() != "multipart/report":
-        return ""
-    return str(message.get_param("report-type", "") or "").lower()
+def _kind_of_report(message: email.message.Message) -> str:
+    """`delivery-status`, `feedback-report`, `jmrp` or "". By the parts present, not only by
+    the `report-type` parameter: some feedback loops (Return Path's `ReturnPathFBL`) send
+    multipart/report without it. Microsoft's JMRP is not ARF: multipart/mixed, the subject
+    "complaint about message from <ip>" and the reported message attached."""
+    types = {part.get_content_type() for part in message.walk()}
+    declared = ""
+    if message.get_content_type() == "multipart/report":
+        declared = str(message.get_param("report-type", "") or "").lower()
+    if types & {"message/delivery-status", "message/global-delivery-status"} or declared in (
+        "delivery-status",
+        "global-delivery-status",
+    ):
+        return "delivery-status"
+    if "message/feedback-report" in types or declared == "feedback-report":
+        return "feedback-report"
+    subject = _clean(" ".join(_header(message, "subject")[:1])).lower()
+    if subject.startswith("complaint about message from") and "message/rfc822" in types:
+        return "jmrp"
+    return ""
 
 
 def _blocks(part: email.message.Message) -> list[email.message.Message]:
@@ -138,13 +154,13 @@ def _dsn(message: email.message.Message) -> tuple[Kind, str, str, str]:
 
 
 def _reported_tokens(
-    message: email.message.Message, ours: frozenset[Mailbox]
+    message: email.message.Message, ours: frozenset[Mailbox], mail_from: list[str]
 ) -> tuple[list[str], str]:
-    """Tokens in the reported message's Return-Path and List-Unsubscribe, and its claimed
-    recipient (for the log only)."""
+    """Tokens in the report's Original-Mail-From (`mail_from`), the reported message's
+    Return-Path and List-Unsubscribe, and its claimed recipient (for the log only)."""
     part = _find(message, "message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
     if part is None:
-        return [], ""
+        return _tokens(mail_from, ours), ""
     payload = part.get_payload()
     if isinstance(payload, list) and payload and isinstance(payload[0], email.message.Message):
         original = payload[0]
@@ -152,7 +168,7 @@ def _reported_tokens(
         raw = part.get_payload(decode=True)
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(payload)
         original = email.message_from_string(text)
-    values = _header(original, "return-path")
+    values = mail_from + _header(original, "return-path")
     values += [m for v in _header(original, "list-unsubscribe") for m in _MAILTO.findall(v)]
     return _tokens(values, ours), _clean(_header(original, "to"))
 
@@ -162,14 +178,21 @@ def _complaint(
 ) -> tuple[Kind, str, str, str, list[str]]:
     part = _find(message, "message/feedback-report")
     blocks = _blocks(part) if part is not None else []
-    fields = blocks[0] if blocks else None
-    kind = _clean(fields.get("Feedback-Type")).lower() if fields is not None else ""
+    fields = blocks[0] if blocks else email.message.Message()
+    kind = _clean(fields.get("Feedback-Type")).lower()
     if not kind:
         return "unparseable", "", "a feedback report without a Feedback-Type", "", []
-    reported, claimed = _reported_tokens(message, ours)
-    agent = _clean(fields.get("User-Agent") if fields is not None else "")
+    reported, claimed = _reported_tokens(message, ours, _header(fields, "original-mail-from"))
+    agent = _clean(fields.get("User-Agent"))
     reason = f"{kind} report" + (f" from {agent}" if agent else "")
+    claimed = claimed or _clean(fields.get("Original-Rcpt-To"))
     return ("complaint" if kind in COMPLAINTS else "plain"), kind, reason, claimed, reported
+
+
+def _jmrp(message: email.message.Message, ours: frozenset[Mailbox]) -> Returned:
+    reported, claimed = _reported_tokens(message, ours, [])
+    return Returned("complaint", (), tuple(reported), "abuse", "abuse report from Microsoft JMRP",
+                    claimed, _clean(message.get("Message-ID")))  # fmt: skip
 
 
 def parse(data: bytes, ours: Iterable[Mailbox]) -> Returned:
@@ -180,7 +203,9 @@ def parse(data: bytes, ours: Iterable[Mailbox]) -> Returned:
         message = email.message_from_bytes(data)
         tokens = _recipient_tokens(message, owned)
         message_id = _clean(message.get("Message-ID"))
-        report = _report_type(message)
+        report = _kind_of_report(message)
+        if report == "jmrp":
+            return _jmrp(message, owned)
         if report == "delivery-status":
             kind, status, reason, claimed = _dsn(message)
             return Returned(kind, tuple(tokens), (), status, reason, claimed, message_id)
