@@ -72,10 +72,12 @@ def _kinds(store: Store, address: str) -> list[str]:
         return list(conn.scalars(sa.select(returned.c.kind).where(returned.c.email == address)))
 
 
-def bounce_site(sample: Path, tmp_path: Path, extra: str = "") -> Site:
+def bounce_site(sample: Path, tmp_path: Path, extra: str = "", readers: int = 4) -> Site:
+    """The sample publication with `readers` more readers (r<n>@example.org), [bounces] on a
+    fresh Maildir, and a first digest sent (as .eml files) to all of them."""
     maildir = tmp_path / "Maildir"
     mailbox.Maildir(maildir, create=True)
-    add_readers(sample, len(READERS))
+    add_readers(sample, readers)
     config_file = sample / "config.toml"
     config_file.write_text(
         config_file.read_text()
@@ -84,7 +86,7 @@ def bounce_site(sample: Path, tmp_path: Path, extra: str = "") -> Site:
     )
     config = load_config(config_file, {"SYNDICATE_SECRET": SECRET})
     report = pipeline.run_once(config, NOW, force_digest=True)
-    assert report.digest_id and report.sent == len(READERS) + 1
+    assert report.digest_id and report.sent == readers + 1
     return Site(sample, config, maildir, report.digest_id)
 
 
