@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from syndicate import pipeline, verp
 from syndicate.bounces.mailboxes import Maildir
-from syndicate.config import Config, load_config
-from syndicate.errors import SubscriberError
+from syndicate.config import Config, load_config, parse_config
+from syndicate.errors import ConfigError, SubscriberError
 from syndicate.pipeline import people
 from syndicate.store import Store
+from syndicate.store.schema import returned
 
 from . import returned_samples as samples
 from .conftest import NOW, SECRET, add_readers, run_cli, use_smtp
@@ -64,10 +66,6 @@ class Site:
 
 
 def _kinds(store: Store, address: str) -> list[str]:
-    import sqlalchemy as sa
-
-    from syndicate.store.schema import returned
-
     with store.engine.connect() as conn:
         return list(conn.scalars(sa.select(returned.c.kind).where(returned.c.email == address)))
 
@@ -302,3 +300,52 @@ def test_status_and_list_show_bounces_complaints_and_soft_counts(site: Site) -> 
     assert rows[READERS[2]][2] == "active" and rows[READERS[2]][3].startswith("soft: ")
     assert rows[READERS[3]][2:] == ["active", "", ""]
     assert all(len(row) == 5 for row in rows.values())
+
+
+_SITE = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
+
+
+def _config(bounces: str, env: dict[str, str] | None = None) -> Config:
+    return parse_config(_SITE + "[bounces]\n" + bounces, Path("/srv/pub/config.toml"), env or {})
+
+
+def test_bounces_config_defaults_resolve_and_read_the_imap_password() -> None:
+    config = _config('address = "bounces@example.org"\nmaildir = "mail/bounces"\n')
+    assert config.bounces.unsubscribe_address == "bounces@example.org"
+    assert config.bounces.maildir == "/srv/pub/mail/bounces" and config.bounces.reads
+    imap = _config('address = "b@example.org"\nimap = "imaps://b%40x@mail.example.org/Bounces"\n',
+                   {"SYNDICATE_IMAP_PASSWORD": "pw"})  # fmt: skip
+    assert imap.bounces.password == "pw" and "pw" not in repr(imap.bounces)
+    assert not _config("").bounces.reads and _config("").bounces.address == ""
+
+
+@pytest.mark.parametrize(
+    ("bounces", "key", "words"),
+    [
+        ('address = "not an address"\n', "bounces.address", "not a valid email"),
+        ('address = "a+b@example.org"\n', "bounces.address", "no '+'"),
+        (f'address = "{"x" * 31}@example.org"\n', "bounces.address", "at most 30"),
+        ('unsubscribe_address = "u+x@example.org"\n', "bounces.unsubscribe_address", "no '+'"),
+        ('address = "b@example.org"\nmaildir = "m"\nimap = "imaps://u@h/INBOX"\n', "bounces",
+         "not both"),
+        ('maildir = "m"\n', "bounces.address", "required"),
+        ('address = "b@example.org"\nimap = "imap://u@h/INBOX"\n', "bounces.imap", "TLS only"),
+        ('address = "b@example.org"\nimap = "imaps://h/INBOX"\n', "bounces.imap", "user@host"),
+        ("soft_limit = 0\n", "bounces.soft_limit", "at least 1"),
+        ("soft_days = 0\n", "bounces.soft_days", "more than 0"),
+        ("max_size = 0\n", "bounces.max_size", "at least 1"),
+        ("mailbox = 'x'\n", "bounces.mailbox", "unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_bounces_config_names_the_key(bounces: str, key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _config(bounces)
+    assert info.value.key == key and words in str(info.value)
+
+
+def test_bounces_without_a_mailbox_is_a_configuration_error(sample: Path) -> None:
+    (sample / "config.toml").write_text(
+        (sample / "config.toml").read_text() + '\n[bounces]\naddress = "bounces@example.org"\n'
+    )
+    result = run_cli(["bounces"], sample)
+    assert result.returncode == 2 and "set [bounces] maildir or imap" in result.stderr
