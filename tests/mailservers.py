@@ -13,7 +13,6 @@ which (recipient_delimiter = +) lands in the `bounces` Maildir.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -36,9 +35,7 @@ READERS_DOMAIN, LISTS_DOMAIN = "readers.example", "lists.example"
 def need(binary: str | None, name: str, package: str) -> str:
     if binary is None:
         pytest.skip(f"{name} is not installed (apt-get install {package}; .ci/run does)")
-    if os.geteuid() != 0:
-        pytest.skip(f"a private {name} instance needs root here (it switches to its own users)")
-    return binary
+    return binary  # a private instance needs root (it switches to its own users), as in CI
 
 
 @dataclass

@@ -4,11 +4,13 @@ exactly-once processing across reruns and a crash between the record and the mar
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import json
 import logging
 import mailbox
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,10 +20,10 @@ import sqlalchemy as sa
 
 from syndicate import pipeline, verp
 from syndicate.bounces.mailboxes import Maildir
-from syndicate.config import Config, load_config, parse_config
+from syndicate.config import BouncesConfig, Config, load_config, parse_config
 from syndicate.errors import ConfigError, SubscriberError
 from syndicate.pipeline import people
-from syndicate.store import Store
+from syndicate.store import LastBounce, Store
 from syndicate.store.schema import returned
 
 from . import returned_samples as samples
@@ -349,3 +351,66 @@ def test_bounces_without_a_mailbox_is_a_configuration_error(sample: Path) -> Non
     )
     result = run_cli(["bounces"], sample)
     assert result.returncode == 2 and "set [bounces] maildir or imap" in result.stderr
+
+
+def test_a_dry_run_never_touches_the_real_mailbox(site: Site) -> None:
+    key = site.drop(samples.postfix_dsn(site.verp(READERS[0]), READERS[0]))
+    report, _ = pipeline.dry_run(site.config, NOW + timedelta(days=1))
+    assert not report.skipped_locked
+    assert [p.name for p in (site.maildir / "new").iterdir()] == [key]
+    assert site.read().kinds == {"hard": 1}
+
+
+def test_the_scheduler_reads_returned_mail_in_a_job_of_its_own(site: Site) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from syndicate.schedule import build_scheduler
+
+    jobs = {job.id: job for job in build_scheduler(site.config, lambda: NOW,
+                                                   BackgroundScheduler).get_jobs()}  # fmt: skip
+    assert set(jobs) == {"pickup", "digest", "send", "bounces"}
+    assert jobs["bounces"].trigger.interval == timedelta(seconds=300)
+    site.drop(samples.postfix_dsn(site.verp(READERS[0]), READERS[0]))
+    jobs["bounces"].func(*jobs["bounces"].args)
+    assert site.statuses()[READERS[0]] == "bounced"
+    plain = dataclasses.replace(site.config, bounces=BouncesConfig())
+    assert "bounces" not in {j.id for j in build_scheduler(plain, lambda: NOW,
+                                                           BackgroundScheduler).get_jobs()}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The returned-mail store on a real SQLite file and a real PostgreSQL 15 database."""
+    if request.param == "postgresql":
+        opened = Store.open(request.getfixturevalue("postgres_url"))
+    else:
+        opened = Store.open(f"sqlite:///{tmp_path}/state/db.sqlite")
+    yield opened
+    opened.close()
+
+
+def test_store_records_each_key_once_and_only_raises_standing(store: Store) -> None:
+    from syndicate.models import Subscriber
+
+    store.upsert_subscribers([Subscriber("Ann@example.org"), Subscriber("bo@example.org")], NOW)
+    window = {"soft_limit": 2, "soft_window": timedelta(days=30)}
+    assert store.record_returned("k1", "soft", "Ann@example.org", NOW, **window).soft_count == 1
+    assert store.record_returned("k1", "soft", "Ann@example.org", NOW, **window).duplicate
+    done = store.record_returned("k2", "soft", "Ann@example.org", NOW, reason="4.2.2 full",
+                                 **window)  # fmt: skip
+    assert (done.status, done.soft_count) == ("bounced", 2)
+    assert store.record_returned("k3", "unsubscribe", "Ann@example.org", NOW).status == ""
+    assert store.record_returned("k4", "complaint", "Ann@example.org", NOW).status == "complained"
+    assert store.record_returned("k5", "hard", "Ann@example.org", NOW).status == ""
+    assert store.record_returned("k6", "ignored", None, NOW).status == ""
+    assert store.returned_kinds(["k1", "k6", "k7"]) == {"k1": "soft", "k6": "ignored"}
+    assert {p.email: p.status for p in store.subscribers()} == {
+        "Ann@example.org": "complained", "bo@example.org": "active"}  # fmt: skip
+    last = store.last_bounces()
+    assert set(last) == {"ann@example.org"} and last["ann@example.org"].kind == "complaint"
+    store.record_returned("k8", "soft", "bo@example.org", NOW + timedelta(days=1), reason="busy")
+    assert store.last_bounces()["bo@example.org"] == LastBounce(
+        "soft", "busy", NOW + timedelta(days=1)
+    )
+    assert store.soft_bounces(NOW - timedelta(days=1)) == (3, 2)
+    assert store.soft_bounces(NOW + timedelta(seconds=1)) == (1, 1)

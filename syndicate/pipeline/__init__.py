@@ -227,7 +227,10 @@ def preview_config(config: Config, folder: Path) -> Config:
         database=f"sqlite:///{copy}",
     )
     email = dataclasses.replace(config.email, delivery="file")
-    return dataclasses.replace(config, paths=paths, email=email)
+    # the real mailbox is never read into a copy of the state: its messages would be marked
+    # as processed while the real state never saw them
+    bounces = dataclasses.replace(config.bounces, maildir="", imap="")
+    return dataclasses.replace(config, paths=paths, email=email, bounces=bounces)
 
 
 def dry_run(config: Config, now: datetime, *, force_digest: bool = False) -> tuple[RunReport, Path]:

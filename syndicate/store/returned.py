@@ -130,17 +130,14 @@ class Returns:
         return status
 
     def last_bounces(self) -> dict[str, LastBounce]:
-        """Each address's latest bounce or complaint, by lowercased address."""
-        latest = (
-            sa.select(returned.c.email, sa.func.max(returned.c.received).label("at"))
+        """Each address's latest bounce or complaint, by lowercased address (of several read
+        at the same time, the strongest: a complaint, then a hard bounce)."""
+        rank = sa.case({"soft": 0, "hard": 1, "complaint": 2}, value=returned.c.kind, else_=0)
+        query = (
+            sa.select(returned.c.email, returned.c.kind, returned.c.reason, returned.c.received)
             .where(returned.c.kind.in_(BOUNCES), returned.c.email.is_not(None))
-            .group_by(returned.c.email)
-            .subquery()
+            .order_by(returned.c.received, rank, returned.c.key)
         )
-        query = sa.select(returned.c.email, returned.c.kind, returned.c.reason,
-                          returned.c.received).join(
-            latest, (returned.c.email == latest.c.email) & (returned.c.received == latest.c.at)
-        ).where(returned.c.kind.in_(BOUNCES))  # fmt: skip
         with self._tx(write=False) as conn:
             return {
                 row.email.lower(): LastBounce(row.kind, row.reason, row.received)
