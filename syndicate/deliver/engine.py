@@ -56,9 +56,11 @@ class _Batch:
     under one heartbeat that keeps their claims alive."""
 
     def __init__(
-        self, config: Config, store: Ledger, now: datetime, build: Builder, clock: Clock
-    ) -> None:
+        self, config: Config, store: Ledger, now: datetime, build: Builder, clock: Clock,
+        envelope: Envelope | None = None,
+    ) -> None:  # fmt: skip
         self.config, self.store, self.now, self.build, self.clock = config, store, now, build, clock
+        self.envelope = envelope or (lambda _: "")
         self.lease = timedelta(seconds=config.smtp.lease)
         self.heartbeat = Heartbeat(store, self.lease, clock)
         self.names: list[str] = []  # every worker this batch ran, for the summary
@@ -147,7 +149,7 @@ class _Batch:
         if not self.still_mine(delivery, worker):
             return
         try:
-            sender.send(delivery.digest_id, delivery.email, message)
+            sender.send(delivery.digest_id, delivery.email, message, self.envelope(delivery))
         except DeliveryError as exc:
             with self.ledger:
                 self.failure(delivery, exc)
@@ -196,6 +198,7 @@ def _claim_size(due: int, workers: int, rate: float) -> int:
 
 
 Builder = Callable[[Delivery], bytes]
+Envelope = Callable[[Delivery], str]  # a message's MAIL FROM ("" = the sender's address)
 Clock = Callable[[], datetime]
 
 
@@ -219,10 +222,12 @@ def send_due(
     build: Builder,
     clock: Clock,
     progress: Progress,
+    envelope: Envelope | None = None,
 ) -> Outcome:
     """Send the `due` messages (as counted by the caller), built by `build`, and account for
-    what other senders hold. `clock` tells wall-clock time for leases; `now` stamps the ledger."""
-    batch = _Batch(config, ledger, now, build, clock)
+    what other senders hold. `clock` tells wall-clock time for leases; `now` stamps the ledger;
+    `envelope` gives each message its MAIL FROM (default: the sender's address)."""
+    batch = _Batch(config, ledger, now, build, clock, envelope)
     batch.run(due, progress)
     held = Held.elsewhere(ledger.claims(), batch.names, clock())
     until = held.until.isoformat() if held.until else "-"

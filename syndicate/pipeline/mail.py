@@ -1,6 +1,7 @@
 """Mail: hand the sending engine (`syndicate.deliver.engine`) what it cannot know itself, the
-store as its ledger, and a builder that turns a ledger row into signed message bytes (the
-digest's skeleton rendered once, the unsubscribe token, DKIM).
+store as its ledger, a builder that turns a ledger row into signed message bytes (the
+digest's skeleton rendered once, the unsubscribe token and signed `mailto:`, DKIM), and each
+message's VERP envelope sender ([bounces] address).
 
 Orders the steps only: no threads, no SQL, no SMTP; never reads the clock.
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from syndicate.deliver.engine import Outcome, send_due
+from syndicate.config import Config
+from syndicate.deliver.engine import Envelope, Outcome, send_due
 from syndicate.deliver.leases import free_dead_claims
 from syndicate.models import Delivery
 from syndicate.pipeline.context import Pass
@@ -17,6 +19,26 @@ from syndicate.render.common import Site
 from syndicate.render.dkim import sign
 from syndicate.render.message import Skeleton
 from syndicate.tokens import make_token
+from syndicate.verp import envelope_id, mailto_token, tagged
+
+
+def _mailto(config: Config, key: str, email: str) -> str:
+    """The recipient's `mailto:` unsubscribe URI with its signed token ([bounces]
+    unsubscribe_address), or "" (the From address, as without [bounces])."""
+    address = config.bounces.unsubscribe_address
+    if not address:
+        return ""
+    local, _, domain = address.rpartition("@")
+    return f"mailto:{tagged(local, domain, mailto_token(key, email))}?subject=unsubscribe"
+
+
+def _envelope(config: Config, key: str) -> Envelope | None:
+    """Each message's VERP envelope sender ([bounces] address), or None (the From address)."""
+    address = config.bounces.address
+    if not address:
+        return None
+    local, _, domain = address.rpartition("@")
+    return lambda d: tagged(local, domain, envelope_id(key, d.email, d.digest_id))
 
 
 def deliver_pending(run: Pass, site: Callable[[], Site]) -> Outcome:
@@ -34,7 +56,9 @@ def deliver_pending(run: Pass, site: Callable[[], Site]) -> Outcome:
 
     def build(delivery: Delivery) -> bytes:
         url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-        message = skeletons[delivery.digest_id].build(delivery, url)
+        mailto = _mailto(config, key, delivery.email)
+        message = skeletons[delivery.digest_id].build(delivery, url, mailto)
         return message if dkim is None else sign(message, dkim)
 
-    return send_due(config, store, now, sum(due.values()), build, run.clock, run.progress)
+    envelope = _envelope(config, key)
+    return send_due(config, store, now, sum(due.values()), build, run.clock, run.progress, envelope)
