@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from syndicate.config.schema import RANGES, validate
 from syndicate.config.sections import (
     DEFAULT_CTA_PATTERNS,
+    BouncesConfig,
     CtaConfig,
     DigestConfig,
     EmailConfig,
@@ -37,9 +38,9 @@ from syndicate.errors import ConfigError
 from syndicate.secretfile import read_secret_file
 
 __all__ = [
-    "DEFAULT_CTA_PATTERNS", "RANGES", "Config", "CtaConfig", "DigestConfig", "EmailConfig",
-    "FeedsConfig", "PathsConfig", "ScheduleConfig", "SiteConfig", "SmtpConfig", "WebConfig",
-    "address_key", "load_config", "normalise_email", "parse_config", "sqlite_file",
+    "DEFAULT_CTA_PATTERNS", "RANGES", "BouncesConfig", "Config", "CtaConfig", "DigestConfig",
+    "EmailConfig", "FeedsConfig", "PathsConfig", "ScheduleConfig", "SiteConfig", "SmtpConfig",
+    "WebConfig", "address_key", "load_config", "normalise_email", "parse_config", "sqlite_file",
     "validate_web",
 ]  # fmt: skip
 
@@ -108,7 +109,23 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         password_file=password_file,
         ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
     )
-    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp, web=web)
+    bounces = _resolve_bounces(cfg.bounces, root, env)
+    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp, web=web, bounces=bounces)
+
+
+def _resolve_bounces(bounces: BouncesConfig, root: Path, env: Mapping[str, str]) -> BouncesConfig:
+    password_file = str(root / bounces.password_file) if bounces.password_file else ""
+    password = None
+    if bounces.imap:
+        password = _secret(env, bounces.password_env, password_file, "bounces.password_file")
+    return dataclasses.replace(
+        bounces,
+        unsubscribe_address=bounces.unsubscribe_address or bounces.address,
+        maildir=str(root / bounces.maildir) if bounces.maildir else "",
+        password=password,
+        password_file=password_file,
+        ca_file=str(root / bounces.ca_file) if bounces.ca_file else "",
+    )
 
 
 def validate_web(web: WebConfig, key: str = "web.listen") -> None:

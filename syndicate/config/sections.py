@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic import StrictBool as Bool
 from pydantic import StrictFloat as Float
 from pydantic import StrictInt as Int
@@ -29,6 +29,7 @@ from pydantic import StrictStr as Str
 from syndicate.cron import parse_crontab
 from syndicate.errors import ConfigError
 from syndicate.models import Subscriber, SubscriberStatus
+from syndicate.verp import ID_LENGTH as VERP_ID_LENGTH
 
 DEFAULT_CTA_PATTERNS = (
     r"(?i)\bsent directly to (you|your inbox)\b",
@@ -115,6 +116,34 @@ def _with_token(value: str) -> str:
 def _selector(value: str, info: ValidationInfo) -> str:
     if info.data.get("dkim_key") and not value:
         raise ValueError("is required when email.dkim_key is set")
+    return value
+
+
+def _verp_local(value: str) -> str:
+    """An address a token is appended to (`local+token@domain`): its local part must leave
+    room for the token within the 64 characters a local part may hold."""
+    if value:
+        local = _address(value).rpartition("@")[0]
+        if "+" in local or len(local) + 1 + VERP_ID_LENGTH > 64:
+            raise ValueError(
+                f"the local part {local!r} must hold no '+' and at most "
+                f"{63 - VERP_ID_LENGTH} characters (a token is appended after a '+')"
+            )
+    return value
+
+
+def _imaps(value: str) -> str:
+    parts = urlsplit(value)
+    if value and (parts.scheme != "imaps" or not parts.hostname or not parts.username):
+        raise ValueError(f"must be imaps://user@host/FOLDER (TLS only), not {value!r}")
+    return value
+
+
+def _reader(value: str, info: ValidationInfo) -> str:
+    """`bounces.address`: needed once a mailbox is read (the fields it looks at come first)."""
+    reads = info.data.get("maildir") or info.data.get("imap")
+    if reads and not (value or info.data.get("unsubscribe_address")):
+        raise ValueError("is required to read returned mail")
     return value
 
 
@@ -243,6 +272,44 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class BouncesConfig:
+    """Returned mail: VERP addresses, and the mailbox `syndicate bounces` reads."""
+
+    __pydantic_config__ = TABLE
+    # Declared before `address`, whose check (required to read) looks at them.
+    maildir: Str = ""  # read returned mail from this Maildir, or:
+    imap: Annotated[Str, AfterValidator(_imaps)] = ""  # imaps://user@host[:port]/FOLDER
+    # the List-Unsubscribe mailto: local+<token>@domain; default: address
+    unsubscribe_address: Annotated[Str, AfterValidator(_verp_local)] = ""
+    # envelope sender: local+<VERP id>@domain per message; "" = no VERP
+    address: Annotated[
+        Str, AfterValidator(_verp_local), AfterValidator(_reader), Field(validate_default=True)
+    ] = ""
+    password_env: Str = "SYNDICATE_IMAP_PASSWORD"  # noqa: S105 (a variable name)
+    password_file: Str = ""
+    ca_file: Str = ""
+    timeout: Annotated[Float, Field(ge=0.1, le=3_600)] = 30
+    # this many temporary failures within soft_days mark an address bounced
+    soft_limit: Annotated[Int, Field(ge=1, le=1_000)] = 3
+    soft_days: Annotated[Float, Field(ge=0.01, le=3_650)] = 30
+    # bytes read of one returned message (the rest is ignored)
+    max_size: Annotated[Int, Field(ge=1_024, le=100 * 1_048_576)] = 1_048_576
+    interval: Annotated[Int, Field(ge=1, le=604_800)] = 300  # seconds between two readings
+    password: Secret = field(default=None, repr=False)  # from password_env or _file
+
+    @model_validator(mode="after")
+    def _one_mailbox(self) -> BouncesConfig:
+        if self.maildir and self.imap:
+            raise ValueError("set either bounces.maildir or bounces.imap, not both")
+        return self
+
+    @property
+    def reads(self) -> bool:
+        """Whether a mailbox is configured (`syndicate bounces` has something to read)."""
+        return bool(self.maildir or self.imap)
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     __pydantic_config__ = TABLE
     timezone: Annotated[Str, AfterValidator(_timezone)] = "UTC"
@@ -275,6 +342,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     subscribers: tuple[Listed, ...] = ()
     path: Annotated[Path, AfterValidator(_internal)] = Path()  # the file's own, set on loading
 
