@@ -417,7 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(path)
         return _dispatch(args, config, say)
     except (ConfigError, StoreError, RenderError) as exc:
-        print(f"syndicate: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config's problems, one a line
+            print(f"syndicate: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except SyndicateError as exc:
         print(f"syndicate: error: {exc}", file=sys.stderr)

@@ -6,19 +6,36 @@ This module must not import anything from syndicate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SyndicateError(Exception):
     """Root of every error syndicate raises on purpose."""
 
 
 class ConfigError(SyndicateError):
-    """The configuration file is missing, malformed, or has a bad key or value."""
+    """The configuration file is missing, malformed, or has a bad key or value.
+
+    One error names one problem (`path: key: message`); `ConfigError.of` joins every problem
+    of a file into one error, one problem a line, so a user fixes them all in one go."""
 
     def __init__(self, message: str, *, key: str | None = None, path: str | None = None) -> None:
         self.key = key
         self.path = path
+        self.message = message
+        self.problems: tuple[ConfigError, ...] = (self,)
         where = ": ".join(part for part in (path, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+    @classmethod
+    def of(cls, problems: Sequence[ConfigError]) -> ConfigError:
+        """One error for several problems (at least one): the first names `key` and `path`."""
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        error = cls("\n".join(str(p) for p in problems))  # each line already names its place
+        error.key, error.path, error.problems = first.key, first.path, tuple(problems)
+        return error
 
 
 class ArticleError(SyndicateError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -120,6 +122,62 @@ def test_unknown_key_without_close_match_lists_known_keys() -> None:
     assert "feeds.zzzz" in message
     assert "did you mean" not in message
     assert "max_items" in message
+
+
+def test_every_problem_of_a_file_is_reported_at_once() -> None:
+    text = replaced("port = 587", "port = 70000")
+    text = text.replace("max_items = 20", 'max_items = "20"').replace("[cta]", "[cta]\nbuton = 1")
+    error = config_error(text + '\n[[subscribers]]\nemail = "nobody"\n')
+    keys = [problem.key for problem in error.problems]
+    assert keys == ["feeds.max_items", "cta.buton", "smtp.port", "subscribers[1].email"]
+    lines = str(error).splitlines()
+    assert len(lines) == 4  # one a line, each naming the file and its key
+    assert all(line.startswith("/srv/pub/config.toml: ") for line in lines)
+    assert "cta.buton: unknown key (did you mean 'button'?)" in lines[1]
+    assert "must be between 1 and 65535, not 70000" in lines[2]
+    assert error.key == "feeds.max_items" and error.path == "/srv/pub/config.toml"
+
+
+def test_a_single_problem_is_one_plain_error() -> None:
+    error = config_error(replaced("port = 587", "port = 0"))
+    assert error.problems == (error,)
+    assert str(error) == "/srv/pub/config.toml: smtp.port: must be between 1 and 65535, not 0"
+
+
+@pytest.mark.parametrize(
+    ("table", "typo", "hint"),
+    [("site", "titel", "title"), ("smtp", "prot", "port"), ("web", "listne", "listen"),
+     ("email", "sender", "from"), ("email", "form", "from"), ("feeds", "maxitems", "max_items")],
+)  # fmt: skip
+def test_a_misspelt_key_gets_a_hint(table: str, typo: str, hint: str) -> None:
+    error = config_error(MINIMAL.replace("[site]", f"[site]\n{typo} = 1") if table == "site"
+                         else MINIMAL + f"[{table}]\n{typo} = 1\n")  # fmt: skip
+    assert error.key == f"{table}.{typo}"
+    assert f"unknown key (did you mean {hint!r}?)" in str(error)
+
+
+def test_keys_filled_in_by_syndicate_are_not_config_keys() -> None:
+    message = str(config_error('path = "/etc"\n' + MINIMAL))
+    assert ": path: is not a config key" in message
+    text = MINIMAL + '[[subscribers]]\nemail = "a@example.org"\nstatus = "bounced"\n'
+    assert "subscribers[0].status: is not a config key" in str(config_error(text))
+    assert "secrets never go in the config file" in str(
+        config_error(MINIMAL + '[email]\nsecret = "x"\n')
+    )
+
+
+def test_the_cli_prints_each_problem_on_its_own_line(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(MINIMAL + "[smtp]\nport = 0\ntimeout = -1\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "syndicate", "--config", "config.toml", "run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    config = tmp_path / "config.toml"
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"syndicate: error: {config}: smtp.port: must be between 1 and 65535, not 0",
+        f"syndicate: error: {config}: smtp.timeout: must be between 0.1 and 3600, not -1",
+    ]
 
 
 def test_config_error_keeps_key_and_path_attributes() -> None:

@@ -14,38 +14,26 @@ import html
 import itertools
 import posixpath
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
-from typing import Any
+from datetime import tzinfo
 from urllib.parse import unquote, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from syndicate.errors import ArticleError
+from syndicate.ingest.front import split_front
 from syndicate.models import Article, Asset
-from syndicate.text import is_uri_id, one_line, slugify, truncate, xml_safe
+from syndicate.text import one_line, slugify, truncate, xml_safe
 
-FRONT_KEYS = (
-    "id", "title", "date", "updated", "author", "tags", "summary", "slug", "draft", "language",
-)  # fmt: skip
 SUMMARY_LENGTH = 300
 MAX_ID = 1024  # characters: the store's `articles.id` column (PostgreSQL enforces it)
-MAX_TAG = 100  # characters of one tag
-YEARS = (2, 9998)  # a date in these years is a date in every timezone, and in UTC
 _NOISE = re.compile(r"[0-9a-fA-F]{13}")
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
 _MD = MarkdownIt("commonmark", {"html": False, "typographer": False})
-_TOML_LINE = re.compile(r"at line (\d+)")
-_KEY = re.compile(r"""\s*(?:["']?(?P<key>[\w-]+)["']?\s*[=.]|\[+\s*["']?(?P<table>[\w-]+))""")
 _ATX = re.compile(r"\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 _BREAKS = ("softbreak", "hardbreak")
-# A BCP 47 language tag as publishers write them: `en`, `ru`, `pt-BR`, `zh-Hant-TW`, `sr-Latn`.
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
-# An id that names a URI scheme syndicate keeps as the entry id; the rest must be a valid URI.
-_URI_SCHEME = re.compile(r"(?i)(?:urn|tag|https?):")
 
 
 @dataclass(frozen=True)
@@ -103,114 +91,6 @@ def _blocks(lines: list[str], first_line: int) -> list[tuple[int, str]]:
             blocks.append((number, [line]))
             in_block = True
     return [(number, "\n".join(part)) for number, part in blocks]
-
-
-@dataclass(frozen=True)
-class _Front:
-    """Parsed front matter plus the line each top-level key stands on (for error messages)."""
-
-    path: str
-    values: dict[str, Any]
-    key_lines: dict[str, int]
-
-    def error(self, key: str, reason: str) -> ArticleError:
-        return ArticleError(
-            self.path, self.key_lines.get(key, 2), f"front matter {key!r}: {reason}"
-        )
-
-    def text(self, key: str) -> str | None:
-        value = self.values.get(key)
-        if value is not None and not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {value!r}")
-        return one_line(value) if value else None
-
-    def when(self, key: str, tz: tzinfo) -> datetime | None:
-        value = self.values.get(key)
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise self.error(key, f"not an ISO 8601 date: {value!r}") from None
-        if value is not None and not isinstance(value, date):
-            raise self.error(key, f"expected a date, got {value!r}")
-        if value is not None and not YEARS[0] <= value.year <= YEARS[1]:
-            raise self.error(key, f"year {value.year} is outside {YEARS[0]}..{YEARS[1]}, the "
-                             "years every timezone can show")  # fmt: skip
-        if value is None or isinstance(value, datetime):
-            return value if value is None or value.tzinfo else value.replace(tzinfo=tz)  # F5
-        return datetime.combine(value, time(0), tzinfo=tz)
-
-    def tags(self, most: int, warnings: list[str]) -> tuple[str, ...]:
-        """At most `most` distinct tags of at most MAX_TAG characters; the rest reported."""
-        value = self.values.get("tags", [])
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-            raise self.error("tags", f"expected a list of strings, got {value!r}")
-        tags = dict.fromkeys(tag for tag in map(one_line, items) if tag)
-        where = f"{self.path}:{self.key_lines.get('tags', 2)}"
-        if long := [t for t in tags if len(t) > MAX_TAG]:
-            warnings.append(f"{where}: {len(long)} tags over {MAX_TAG} characters dropped")
-        kept = [t for t in tags if len(t) <= MAX_TAG]
-        if len(kept) > most:
-            warnings.append(f"{where}: {len(kept)} tags, only the first {most} are kept "
-                            "([feeds] max_tags)")  # fmt: skip
-        return tuple(kept[:most])
-
-    def language(self) -> str | None:
-        value = self.text("language")
-        if value is not None and not _LANGUAGE.fullmatch(value):
-            raise self.error("language", f"not a language tag like 'en' or 'pt-BR': {value!r}")
-        return value
-
-    def uri_id(self) -> str | None:
-        """The front-matter id when it is a URI (`urn:`, `tag:`, `http(s):`), else None."""
-        value = self.text("id")
-        if value is None or not _URI_SCHEME.match(value):
-            return None
-        if not is_uri_id(value):
-            raise self.error("id", f"starts like a URI but is not a valid one: {value!r}")
-        return value
-
-    def flag(self, key: str) -> bool:
-        value = self.values.get(key, False)
-        if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {value!r}")
-        return value
-
-
-def _key_lines(lines: list[str], first: int) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for number, line in enumerate(lines, start=first):
-        match = _KEY.match(line)
-        if match:
-            found.setdefault(match.group("key") or match.group("table"), number)
-    return found
-
-
-def _split_front(text: str, path: str) -> tuple[_Front, list[str], int]:
-    """Return (front matter, body lines, line number of the first body line)."""
-    lines = text.split("\n")
-    if lines[0].strip() != "+++":
-        return _Front(path, {}, {}), lines, 1
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "+++")
-    except StopIteration:
-        raise ArticleError(path, 1, "front matter opened with +++ is never closed") from None
-    try:
-        values = tomllib.loads("\n".join(lines[1:end]))
-    except tomllib.TOMLDecodeError as exc:
-        found = _TOML_LINE.search(str(exc))
-        line = int(found.group(1)) + 1 if found else max(2, end)
-        raise ArticleError(path, line, f"broken front matter: {exc}") from None
-    except RecursionError:
-        raise ArticleError(path, 2, "broken front matter: nested too deeply") from None
-    front = _Front(path, values, _key_lines(lines[1:end], 2))
-    for key in values:
-        if key not in FRONT_KEYS:
-            known = ", ".join(FRONT_KEYS)
-            line = front.key_lines.get(key, 2)
-            raise ArticleError(path, line, f"unknown front matter key {key!r} (known: {known})")
-    return front, lines[end + 1 :], end + 2
 
 
 def _plain_inline(source: str) -> str:
@@ -292,10 +172,10 @@ def parse_article(
 ) -> Article:
     """Turn an article's text into an Article, or raise ArticleError naming the line.
     What is published but cut (extra tags) is reported in `warnings`."""
-    front, lines, first = _split_front(text, path)
+    front, lines, first = split_front(text, path)
     markdown = path.lower().endswith((".md", ".markdown"))
     blocks = _blocks(lines, first)
-    title = front.text("title")
+    title = front.values.title
     if title is None:
         if not blocks:
             raise ArticleError(path, first, "no title: the first line must be the title")
@@ -317,13 +197,13 @@ def parse_article(
         body_text = "\n\n".join(paragraphs)
         body_html = "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
         lede = paragraphs[0]
-    uri = front.uri_id()
-    article_id = front.text("id") or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    uri = front.values.uri_id
+    article_id = front.values.id or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     if len(article_id) > MAX_ID:
         raise front.error("id", f"{len(article_id)} characters, more than {MAX_ID}")
     title = title or "Untitled"
     # A URI id names no page: the page is named after the title (or the front-matter slug).
-    slug = front.text("slug") or (title if uri else article_id)
+    slug = front.values.slug or (title if uri else article_id)
     return Article(
         id=article_id,
         source=path,
@@ -331,15 +211,15 @@ def parse_article(
         slug=slugify(slug),
         body_html=body_html,
         body_text=body_text,
-        summary=truncate(front.text("summary") or lede, SUMMARY_LENGTH),
+        summary=truncate(front.values.summary or lede, SUMMARY_LENGTH),
         content_hash=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
         date=front.when("date", options.tz),
         updated=front.when("updated", options.tz),
-        author=front.text("author"),
+        author=front.values.author,
         tags=front.tags(options.max_tags, [] if warnings is None else warnings),
-        draft=front.flag("draft"),
+        draft=front.values.draft,
         cta=cta,
-        language=front.language(),
+        language=front.values.language,
         assets=linked,
-        title_slug=bool(uri) and front.text("slug") is None,
+        title_slug=bool(uri) and front.values.slug is None,
     )
