@@ -373,3 +373,30 @@ def test_readme_cron_recipe_works_in_crons_empty_environment(
     )  # fmt: skip
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")  # cron mails nothing
     assert [rcpt for _, rcpt, _ in handler.messages] == [["reader@example.org"]]
+
+
+# -- help: what syndicate does, and each command's docstring as its help ---------------------
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    from syndicate.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # as read, not as wrapped
+
+
+def test_help_tells_what_syndicate_does_and_each_command_its_docstring(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from syndicate.cli.table import COMMANDS
+
+    top = _help([], capsys)
+    assert "syndicate publishes a folder of article files" in top and "README.md" in top
+    assert "2 usage or configuration error" in top
+    for entry in COMMANDS:
+        listed = top if entry.group is None else _help([entry.group], capsys)
+        assert entry.help and entry.help in listed, entry.name
+        shown = _help([entry.group, entry.name] if entry.group else [entry.name], capsys)
+        assert " ".join(entry.description.split()) in shown, entry.name
