@@ -21,7 +21,7 @@ import jinja2
 
 from syndicate import deliver, ingest
 from syndicate.config import Config, sqlite_file
-from syndicate.errors import ConfigError, StoreError
+from syndicate.errors import ConfigError, PassStopped, RenderError, StoreError
 from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
@@ -73,7 +73,13 @@ def run_once(
     with locked_store(config) as store, thawed():
         if store is None:
             return RunReport(skipped_locked=True)
-        report = _run(config, store, now, force_digest, progress, ping_hub, clock)
+        done: list[str] = []  # what this pass changed so far, should a stage fail
+        try:
+            report = _run(config, store, now, force_digest, progress, ping_hub, clock, done)
+        except (StoreError, RenderError) as exc:
+            if done:  # not "nothing done": what the pass did stays done
+                raise PassStopped(done, exc) from exc
+            raise
         store.record_run(now, now, report.exit_code, _summary(report))
         return report
 
@@ -126,17 +132,23 @@ def _run(
     progress: Progress,
     ping_hub: bool,
     clock: Clock | None,
+    done: list[str],
 ) -> RunReport:
     added = store.add_subscribers(config.subscribers, now)
     if added:
         log.info("event=subscribers-added count=%d source=config", added)
     changes, warnings = pick_up(config, store, now, progress)
+    if changes.new or changes.changed or changes.removed:
+        done.append(f"articles picked up ({changes.new} new, {changes.changed} changed, "
+                    f"{changes.removed} removed)")  # fmt: skip
     env = make_environment(config.paths.templates)
     snapshot = Snapshot(config, store)
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
         digest_id = freeze(config, store, env, lambda: snapshot.site, now)
+        done += [f"digest {digest_id} frozen"] if digest_id else []
     result = build(config, store, env, snapshot, progress)
+    done += [f"{len(result.written)} files written"] if result.written else []
     mail, undelivered = Outcome(), ""
     try:
         mail = deliver_pending(config, store, lambda: snapshot.site, now, clock, progress)
