@@ -148,6 +148,22 @@ def serve(call: Call) -> int:
     return EXIT_OK
 
 
+@command("bounces", NOW)
+def bounces(call: Call) -> int:
+    """read returned mail ([bounces]): bounces, complaints, mailto unsubscribes
+
+    Exits 1 if some messages could not be parsed; each is listed on stderr, left for the operator.
+    """
+    report = pipeline.bounces(call.config, call.now)
+    if report is None:
+        call.say("skipped: another syndicate run holds the lock (it reads the returned mail)")
+        return EXIT_OK
+    call.say(f"syndicate: {report.summary()}")
+    for key in report.left:
+        print(f"syndicate: left for the operator (cannot parse): {key}", file=sys.stderr)
+    return EXIT_PARTIAL if report.left else EXIT_OK
+
+
 @command("init", arg("dir", nargs="?", type=Path, default=Path("."), metavar="DIR"))
 def init(call: Call) -> int:
     """scaffold a new publication in DIR

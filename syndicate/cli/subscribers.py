@@ -1,7 +1,8 @@
 """`syndicate subscribers ...` and `syndicate unsubscribe`: the list, from the operator's side.
 
 Each command calls one function of `syndicate.pipeline.people` and prints its outcome; `list`
-prints `email<TAB>name<TAB>status` lines even under -q (they are the command's data).
+prints `email<TAB>name<TAB>status<TAB>last bounce<TAB>its date` lines even under -q (they are
+the command's data).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ FILE = arg("file", type=Path)
     arg("email", type=text),
     arg("--name", type=text, default="", help="the reader's name"),
     arg("--resubscribe", action="store_true",
-        help="reactivate an unsubscribed or bounced address"),
+        help="reactivate an unsubscribed, bounced or complained address"),
     group="subscribers",
 )  # fmt: skip
 def add(call: Call) -> int:
@@ -40,10 +41,12 @@ def remove(call: Call) -> int:
 
 @command("list", group="subscribers")
 def listing(call: Call) -> int:
-    """every address with its name and status"""
-    everyone = people.listing(call.config)
+    """every address: name, status, and the reason and date of its last bounce"""
+    everyone, bounced = people.listing(call.config), people.last_bounces(call.config)
     for person in everyone:
-        print(f"{person.email}\t{person.name}\t{person.status}")
+        last = bounced.get(person.email.lower())
+        why = f"{last.kind}: {last.reason}\t{last.received.date()}" if last else "\t"
+        print(f"{person.email}\t{person.name}\t{person.status}\t{why}")
     active = sum(p.status == "active" for p in everyone)
     call.say(f"{len(everyone)} subscribers, {active} active")
     return EXIT_OK

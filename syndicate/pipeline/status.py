@@ -1,9 +1,10 @@
 """`syndicate status`: what the state database says, gathered in one read-only look.
 
 Composes the store's figures, the waiting work (`leases.explain`), pending sign-up
-confirmations, WebSub pings and the digest schedule into a frozen `Status`, whose `lines()` are
-what the command shows. Opens the database read-only and changes nothing; it never prints
-(the CLI does) and never reads the clock (`now` and the wall clock `clock` are passed in).
+confirmations, recent soft bounces, WebSub pings and the digest schedule into a frozen
+`Status`, whose `lines()` are what the command shows. Opens the database read-only and
+changes nothing; it never prints (the CLI does) and never reads the clock (`now` and the wall
+clock `clock` are passed in).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Status:
 
     figures: dict[str, int]  # counts by state, and `pending_confirmations`
     waiting: tuple[str, ...]  # `leases.explain`: what waits to be delivered, and why
+    soft_bounces: tuple[int, int] | None  # (messages, addresses) in soft_days; None: not shown
+    soft_days: float  # `[bounces] soft_days`
+    soft_limit: int  # `[bounces] soft_limit`
     hub_pings: int | None  # WebSub pings waiting for a retry; None without a hub
     last_run: tuple[datetime, int, str] | None  # finished, exit code, summary
     schedule: str  # `[digest] schedule` in `timezone`
@@ -34,6 +38,12 @@ class Status:
     def lines(self) -> list[str]:
         """What `syndicate status` prints, one line each."""
         lines = [f"{key}: {value}" for key, value in self.figures.items()] + list(self.waiting)
+        if self.soft_bounces is not None:
+            messages, addresses = self.soft_bounces
+            lines.append(
+                f"soft bounces in the last {self.soft_days:g} days: {messages} from {addresses} "
+                f"addresses ({self.soft_limit} mark an address bounced)"
+            )
         if self.hub_pings is not None:
             lines.append(f"websub pings pending: {self.hub_pings} (retried on the next run)")
         if self.last_run:
@@ -54,6 +64,7 @@ def status(config: Config, now: datetime, clock: datetime) -> Status:
     store = Store.open_read_only(config.paths.database)
     try:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
+        soft = store.soft_bounces(now - timedelta(days=config.bounces.soft_days))
         pings = len(hub.pending(store))
         waiting = leases.explain(store, now, clock)
         figures["pending_confirmations"] = store.pending_signups(
@@ -64,6 +75,10 @@ def status(config: Config, now: datetime, clock: datetime) -> Status:
     return Status(
         figures=figures,
         waiting=tuple(waiting),
+        # shown where returned mail is read, or where soft bounces were recorded all the same
+        soft_bounces=soft if config.bounces.reads or soft[0] else None,
+        soft_days=config.bounces.soft_days,
+        soft_limit=config.bounces.soft_limit,
         hub_pings=pings if config.feeds.hub else None,
         last_run=last_run,
         schedule=config.digest.schedule,

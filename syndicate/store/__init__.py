@@ -33,6 +33,7 @@ from syndicate.store.dating import (
 )
 from syndicate.store.ledger import Ledger
 from syndicate.store.people import People, Upserted
+from syndicate.store.returned import LastBounce, Recorded, Returns
 from syndicate.store.schema import (
     HAS_ASSETS,
     LIVE,
@@ -51,7 +52,15 @@ from syndicate.store.schema import (
 from syndicate.store.signup import Outcome, Signup, Signups
 from syndicate.text import slugify
 
-__all__ = ["SCHEMA_VERSION", "Outcome", "Signup", "Store", "Upserted"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "LastBounce",
+    "Outcome",
+    "Recorded",
+    "Signup",
+    "Store",
+    "Upserted",
+]
 
 
 def _schema_version(value: str | None) -> int:
@@ -162,7 +171,7 @@ def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any
     return query.order_by(*_NEWEST).limit(limit)
 
 
-class Store(Ledger, People, Signups):
+class Store(Ledger, People, Signups, Returns):
     """The one gateway to the state database."""
 
     def __init__(self, engine: Engine) -> None:

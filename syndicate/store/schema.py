@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -141,6 +141,19 @@ signups = sa.Table(  # v8: sign-ups through the web form, waiting for (or done w
     sa.Index("ix_signups_created", "created"),
 )
 SIGNUP_EMAIL_INDEX = sa.Index("ix_signups_email_lower", sa.func.lower(signups.c.email))
+# v9: every returned message processed (bounce, complaint, mailto unsubscribe, ignored), by its
+# mailbox key, recorded in the transaction that acts on it: a message is never counted twice
+returned = sa.Table(
+    "returned",
+    md,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("email", sa.String(320)),  # the subscriber it concerns (None: ignored)
+    sa.Column("kind", sa.String(16), nullable=False),  # hard soft complaint unsubscribe ...
+    sa.Column("status", sa.String(32), nullable=False, default=""),  # 5.1.1, abuse
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("received", UTCDateTime, nullable=False),
+    sa.Index("ix_returned_email", "email", "received"),
+)
 runs = sa.Table(
     "runs",
     md,
@@ -312,7 +325,12 @@ def _v7_to_v8(conn: Connection) -> None:
     conn.execute(sa.schema.CreateIndex(SIGNUP_EMAIL_INDEX, if_not_exists=True))  # an expression
 
 
+def _v8_to_v9(conn: Connection) -> None:
+    """v9 reads returned mail: the messages processed, so that none is counted twice."""
+    returned.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
-    7: _v7_to_v8,
+    7: _v7_to_v8, 8: _v8_to_v9,
 }  # fmt: skip
