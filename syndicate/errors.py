@@ -52,6 +52,16 @@ class StoreError(SyndicateError):
     """The state database cannot be opened, migrated or written."""
 
 
+class PassStopped(SyndicateError):
+    """A pass stopped on an error after it had changed something (articles picked up, a digest
+    frozen, files written): that stays done, so this is "done, but some items failed" (exit 1),
+    never "nothing done". The error that stopped it is the `__cause__`."""
+
+    def __init__(self, done: list[str], cause: SyndicateError) -> None:
+        self.done = tuple(done)
+        super().__init__(f"{', '.join(done)}, then the run stopped: {cause}")
+
+
 class RenderError(SyndicateError):
     """A template is missing or fails to render."""
 

@@ -29,8 +29,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndicate import pipeline
 from syndicate.config import Config
-from syndicate.cron import next_fire_after, parse_crontab
+from syndicate.cron import parse_crontab
 from syndicate.models import RunReport
+from syndicate.pipeline.digests import next_digest_time
 
 log = logging.getLogger("syndicate")
 Clock = Callable[[], datetime]
@@ -113,12 +114,6 @@ def build_scheduler(
             bounces_job, every, args=(config, clock), id="bounces", next_run_time=clock()
         )
     return scheduler
-
-
-def next_digest_time(config: Config, now: datetime) -> datetime | None:
-    """When the digest schedule fires next, in the publication's timezone."""
-    fire = next_fire_after(parse_crontab(config.digest.schedule, config.tz), now)
-    return fire.astimezone(config.tz) if fire else None
 
 
 def run_forever(config: Config) -> None:

@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -373,3 +374,62 @@ def test_readme_cron_recipe_works_in_crons_empty_environment(
     )  # fmt: skip
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")  # cron mails nothing
     assert [rcpt for _, rcpt, _ in handler.messages] == [["reader@example.org"]]
+
+
+# -- help: what syndicate does, and each command's docstring as its help ---------------------
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    from syndicate.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # as read, not as wrapped
+
+
+def test_help_tells_what_syndicate_does_and_each_command_its_docstring(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from syndicate.cli.table import COMMANDS
+
+    top = _help([], capsys)
+    assert "syndicate publishes a folder of article files" in top and "README.md" in top
+    assert "2 usage or configuration error" in top
+    for entry in COMMANDS:
+        listed = top if entry.group is None else _help([entry.group], capsys)
+        assert entry.help and entry.help in listed, entry.name
+        shown = _help([entry.group, entry.name] if entry.group else [entry.name], capsys)
+        assert " ".join(entry.description.split()) in shown, entry.name
+
+
+# -- exit codes: a pass that stops part way is not "nothing done" ----------------------------
+
+
+def _refuse(site: Path, table: str) -> None:
+    """A real SQLite error on every insert into `table`, from the database itself."""
+    assert run_cli(["subscribers", "list"], site).returncode == 0  # creates the state database
+    with sqlite3.connect(site / "state" / "syndicate.db") as conn:
+        conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
+                     "BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END")  # fmt: skip
+
+
+def test_a_database_error_after_the_pick_up_exits_1_saying_what_was_done(sample: Path) -> None:
+    _refuse(sample, "digests")
+    done = run_cli(["-q", "run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 1, done.stderr  # the articles are picked up: not "nothing done"
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("syndicate: error: articles picked up (6 new, 0 changed, 0 removed), "
+                           "then the run stopped: ")  # fmt: skip
+    assert "the disk is on fire" in line and "Traceback" not in done.stderr
+    with sqlite3.connect(sample / "state" / "syndicate.db") as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (6,)
+
+
+def test_a_database_error_before_anything_changed_exits_2(sample: Path) -> None:
+    _refuse(sample, "articles")
+    done = run_cli(["-q", "run", "--now", NOW.isoformat()], sample)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "the disk is on fire" in line and "then the run stopped" not in line
+    assert not (sample / "feeds").exists()

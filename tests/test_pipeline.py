@@ -205,3 +205,26 @@ def test_a_bad_file_is_reported_on_every_run_and_a_fixed_one_picked_up(sample: P
     assert code == 0 and "1 new" in out
     code, out, _ = _run(sample)
     assert code == 0 and "0 new" in out and "0 files written" in out
+
+
+def test_status_is_computed_by_the_pipeline_and_changes_nothing(sample: Path) -> None:
+    from datetime import timedelta
+
+    from syndicate.config import load_config
+    from syndicate.pipeline import run_once
+    from syndicate.pipeline.status import status
+
+    from .conftest import SECRET
+
+    config = load_config(sample / "config.toml", env={"SYNDICATE_SECRET": SECRET})
+    assert run_once(config, NOW).ok
+    db = sample / "state" / "syndicate.db"
+    before = db.read_bytes()
+    seen = status(config, NOW + timedelta(hours=1), NOW + timedelta(hours=1))
+    assert db.read_bytes() == before  # a look, not a change
+    assert seen.figures["articles"] == 6 and seen.figures["digests"] == 1
+    assert seen.last_run is not None and seen.last_run[1] == 0
+    assert not seen.digest_due and seen.next_digest is not None and seen.next_digest > NOW
+    lines = seen.lines()
+    assert lines[0] == "articles: 6" and f"last run: {NOW.isoformat()} exit=0" in "\n".join(lines)
+    assert lines[-1] == "pick-up interval under `syndicate schedule`: 300s"

@@ -22,7 +22,7 @@ import jinja2
 from syndicate import deliver, ingest
 from syndicate.config import Config, sqlite_file
 from syndicate.deliver.engine import Outcome
-from syndicate.errors import ConfigError, MailboxError, StoreError
+from syndicate.errors import ConfigError, MailboxError, PassStopped, RenderError, StoreError
 from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
@@ -83,7 +83,15 @@ def run_once(
             return RunReport(skipped_locked=True)
         if returned and config.bounces.reads:
             _read_returned(config, store, now)
-        report = _run(Pass.start(config, store, now, clock, progress), force_digest, ping_hub)
+        done: list[str] = []  # what this pass changed so far, should a stage fail
+        try:
+            report = _run(
+                Pass.start(config, store, now, clock, progress), force_digest, ping_hub, done
+            )
+        except (StoreError, RenderError) as exc:
+            if done:  # not "nothing done": what the pass did stays done
+                raise PassStopped(done, exc) from exc
+            raise
         store.record_run(now, now, report.exit_code, _summary(report))
         return report
 
@@ -146,18 +154,24 @@ def _summary(report: RunReport) -> str:
     ) + (" mail=impossible" if report.undelivered else "")
 
 
-def _run(run: Pass, force_digest: bool, ping_hub: bool) -> RunReport:
+def _run(run: Pass, force_digest: bool, ping_hub: bool, done: list[str]) -> RunReport:
+    """One pass; `done` collects what it changed, for an error part way (see `run_once`)."""
     config, store, now = run.config, run.store, run.now
     added = store.add_subscribers(config.subscribers, now)
     if added:
         log.info("event=subscribers-added count=%d source=config", added)
     picked, warnings = pick_up(run)
+    if picked.new or picked.changed or picked.removed:
+        done.append(f"articles picked up ({picked.new} new, {picked.changed} changed, "
+                    f"{picked.removed} removed)")  # fmt: skip
     env = make_environment(config.paths.templates)
     snapshot = Snapshot(config, store)
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
         digest_id = freeze(run, env, lambda: snapshot.site)
+        done += [f"digest {digest_id} frozen"] if digest_id else []
     result = build(run, env, snapshot)
+    done += [f"{len(result.written)} files written"] if result.written else []
     mail, undelivered = Outcome(), ""
     try:
         mail = deliver_pending(run, lambda: snapshot.site)

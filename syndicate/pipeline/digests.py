@@ -27,6 +27,12 @@ def digest_due(config: Config, last: datetime | None, now: datetime) -> bool:
     return fire is not None and fire <= now
 
 
+def next_digest_time(config: Config, now: datetime) -> datetime | None:
+    """When the digest schedule fires next, in the publication's timezone."""
+    fire = next_fire_after(parse_crontab(config.digest.schedule, config.tz), now)
+    return fire.astimezone(config.tz) if fire else None
+
+
 def image_sizes(config: Config, entries: list[Entry]) -> dict[str, tuple[int, int]]:
     """The width and height of each article's lead image, read from the image file's header."""
     sizes = {}
