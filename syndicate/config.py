@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from syndicate.cron import parse_crontab
+from syndicate.dburl import sqlite_file
 from syndicate.errors import ConfigError
 from syndicate.models import Subscriber
 from syndicate.secretfile import read_secret_file
@@ -254,14 +255,6 @@ def address_key(address: str) -> str:
     provider reads it. The store compares with SQL's lower(), which agrees on the ASCII
     addresses `normalise_email` returns."""
     return address.lower()
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite database URL (`sqlite:///path`), or None for any other database
-    (PostgreSQL, or SQLite in memory)."""
-    if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
-        return None
-    return Path(url.removeprefix("sqlite:///"))
 
 
 def _secret(env: Mapping[str, str], variable: str, file: str, key: str) -> str | None:
