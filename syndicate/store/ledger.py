@@ -4,16 +4,15 @@ workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from syndicate.models import Delivery
+from syndicate.store.base import StoreBase
 from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
 
 
@@ -39,13 +38,8 @@ class Backlog:
     last_error: str
 
 
-class Ledger:
-    """Deliveries and runs; `Store` supplies the connection handling."""
-
-    def _tx(
-        self, *, write: bool = True, single: bool = False
-    ) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError
+class Ledger(StoreBase):
+    """Deliveries and runs; `StoreBase` supplies the connection handling."""
 
     def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
         """Messages still to deliver: pending and due at `now` (all pending without it), or
