@@ -1,5 +1,5 @@
-"""Rows to models and models to rows for the article and digest tables: one column list and
-one mapping per row type, whichever query reads them. Pure functions; no SQL runs here.
+"""Rows to models and models to rows for the article, digest and delivery tables: one column
+list and one mapping per row type, whichever query reads them. No SQL runs here.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from syndicate.models import Article, Asset, Digest, Entry
-from syndicate.store.schema import UTCDateTime, articles, digests
+from syndicate.models import Article, Asset, Delivery, Digest, Entry
+from syndicate.store.schema import UTCDateTime, articles, deliveries, digests
 
 # What an Entry is read from, in `to_entry()`'s order. `listing()` reads the same columns as
 # plain SQL with the bodies left out (BODIES become empty strings).
@@ -99,3 +99,15 @@ def digest_values(frozen: Digest) -> dict[str, Any]:
     values = [getattr(frozen, field.name) for field in dataclasses.fields(frozen)]
     row = dict(zip((column.name for column in DIGEST), values, strict=True))
     return row | {"article_ids": json.dumps(frozen.article_ids)}
+
+
+DELIVERY = (
+    deliveries.c.digest_id, deliveries.c.email, deliveries.c.name, deliveries.c.status,
+    deliveries.c.attempts, deliveries.c.last_error,
+)  # fmt: skip
+
+
+def to_delivery(*row: Any) -> Delivery:
+    """A Delivery from one row of DELIVERY."""
+    digest_id, email, name, status, attempts, last_error = row
+    return Delivery(digest_id, email, name, status, attempts, last_error)
