@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes
 from syndicate.models import Article, Digest, FileStat, Subscriber
-from syndicate.store import SCHEMA_VERSION, Store, schema
+from syndicate.store import SCHEMA_VERSION, Store, migrations, schema
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -62,7 +62,7 @@ def test_migration_steps_run_in_order(store: Store, monkeypatch: pytest.MonkeyPa
         ran.append(SCHEMA_VERSION - 1)
 
     store.set_meta("schema_version", str(SCHEMA_VERSION - 1))
-    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION - 1, step)
+    monkeypatch.setitem(migrations.MIGRATIONS, SCHEMA_VERSION - 1, step)
     reopened = Store.open(str(store.engine.url))
     assert ran == [SCHEMA_VERSION - 1]
     assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)

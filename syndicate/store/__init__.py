@@ -4,9 +4,11 @@ Core), composed into one `Store` as lemon24/reader composes its storage.
 `base` (engine, transactions, migrations, locks, the meta table, the dry-run copy), `meta`
 (the named values the pipeline keeps between runs), `articles` (articles and file stats),
 `digests`, `ledger` (deliveries and runs), `people` (subscribers), `signup` (the web form),
-with `schema` (tables and migrations), `rows` (row <-> model) and `dating` (the times feeds
-show) beneath them. Time is always passed in, never read; nothing here renders, reads article
-files or sends mail.
+with `schema` (tables), `migrations`, `rows` (row <-> model), `ledger_sql` (the sender's
+statements) and `dating` (the times feeds show) beneath them. A new part is a mixin class
+deriving from `StoreBase` (it gets `_tx`), added to `Store`'s bases.
+
+Time is always passed in, never read; nothing here renders, reads article files or sends mail.
 """
 
 from __future__ import annotations

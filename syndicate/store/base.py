@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from syndicate.dburl import sqlite_file
 from syndicate.errors import StoreError
-from syndicate.store.schema import MIGRATIONS, SCHEMA_VERSION, md, meta
+from syndicate.store.migrations import MIGRATIONS
+from syndicate.store.schema import SCHEMA_VERSION, md, meta
 
 
 def _schema_version(value: str | None) -> int:
