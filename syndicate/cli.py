@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--listen", metavar="HOST:PORT", help="instead of [web] listen (one of several instances)"
     )
+    commands.add_parser(
+        "bounces", help="read returned mail ([bounces]): bounces, complaints, mailto unsubscribes"
+    ).add_argument("--now", type=_when, help="pretend it is this time (ISO 8601)")
     init = commands.add_parser("init", help="scaffold a new publication in DIR")
     init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
     _subscriber_parsers(commands)
@@ -128,10 +131,14 @@ def _subscriber_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("email", type=_text)
     add.add_argument("--name", type=_text, default="", help="the reader's name")
     add.add_argument(
-        "--resubscribe", action="store_true", help="reactivate an unsubscribed or bounced address"
+        "--resubscribe",
+        action="store_true",
+        help="reactivate an unsubscribed, bounced or complained address",
     )
     actions.add_parser("remove", help="unsubscribe an address").add_argument("email", type=_text)
-    actions.add_parser("list", help="every address with its name and status")
+    actions.add_parser(
+        "list", help="every address: name, status, and the reason and date of its last bounce"
+    )
     for name, help_text in (("import", "add the rows of a CSV file (email,name)"),
                             ("export", "write the active subscribers to a CSV file")):  # fmt: skip
         actions.add_parser(name, help=help_text).add_argument("file", type=Path)
@@ -246,6 +253,7 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
     store = Store.open_read_only(config.paths.database)
     try:
         figures, last_run, last_digest = store.counts(), store.last_run(), store.last_digest_time()
+        soft = store.soft_bounces(now - timedelta(days=config.bounces.soft_days))
         pings = len(hub.pending(store))
         waiting = leases.explain(store, now, _wall_clock())
         figures["pending_confirmations"] = store.pending_signups(
@@ -255,6 +263,10 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
         store.close()
     for line in [f"{key}: {value}" for key, value in figures.items()] + waiting:
         say(line)
+    if config.bounces.reads or soft[0]:
+        days, limit = config.bounces.soft_days, config.bounces.soft_limit
+        say(f"soft bounces in the last {days:g} days: {soft[0]} from {soft[1]} addresses "
+            f"({limit} mark an address bounced)")  # fmt: skip
     if config.feeds.hub:
         say(f"websub pings pending: {pings} (retried on the next run)")
     if last_run:
@@ -267,6 +279,17 @@ def _status(config: Config, now: datetime, say: Callable[[str], None]) -> int:
         say(f"next digest: {upcoming.isoformat() if upcoming else 'never'}")
     say(f"pick-up interval under `syndicate schedule`: {config.schedule.ingest_interval}s")
     return EXIT_OK
+
+
+def _bounces(config: Config, now: datetime, say: Say) -> int:
+    report = pipeline.bounces(config, now)
+    if report is None:
+        say("skipped: another syndicate run holds the lock (it reads the returned mail)")
+        return EXIT_OK
+    say(f"syndicate: {report.summary()}")
+    for key in report.left:
+        print(f"syndicate: left for the operator (cannot parse): {key}", file=sys.stderr)
+    return EXIT_PARTIAL if report.left else EXIT_OK
 
 
 def _wall_clock() -> datetime:
@@ -303,9 +326,11 @@ def _subscribers(args: argparse.Namespace, config: Config, now: datetime, say: S
     elif args.action == "remove":
         say(f"unsubscribed: {people.remove(config, args.email, now)}")
     elif args.action == "list":
-        everyone = people.listing(config)
+        everyone, bounced = people.listing(config), people.last_bounces(config)
         for person in everyone:
-            print(f"{person.email}\t{person.name}\t{person.status}")
+            last = bounced.get(person.email.lower())
+            why = f"{last.kind}: {last.reason}\t{last.received.date()}" if last else "\t"
+            print(f"{person.email}\t{person.name}\t{person.status}\t{why}")
         active = sum(p.status == "active" for p in everyone)
         say(f"{len(everyone)} subscribers, {active} active")
     elif args.action == "export":
@@ -339,6 +364,8 @@ def _dispatch(args: argparse.Namespace, config: Config, say: Callable[[str], Non
         return EXIT_PARTIAL if problems else EXIT_OK
     if args.command == "status":
         return _status(config, now, say)
+    if args.command == "bounces":
+        return _bounces(config, now, say)
     if args.command == "send":
         if args.workers > 1:
             return _send_workers(args, config, say)

@@ -31,6 +31,7 @@ from syndicate.dburl import sqlite_file
 from syndicate.errors import ConfigError
 from syndicate.models import Subscriber
 from syndicate.secretfile import read_secret_file
+from syndicate.verp import ID_LENGTH as VERP_ID_LENGTH
 
 DEFAULT_CTA_PATTERNS = (
     r"(?i)\bsent directly to (you|your inbox)\b",
@@ -132,6 +133,28 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class BouncesConfig:
+    address: str = ""  # envelope sender: local+<VERP id>@domain per message; "" = no VERP
+    unsubscribe_address: str = ""  # the List-Unsubscribe mailto: local+<token>@domain
+    maildir: str = ""  # read returned mail from this Maildir, or:
+    imap: str = ""  # imaps://user@host[:port]/FOLDER
+    password_env: str = "SYNDICATE_IMAP_PASSWORD"  # noqa: S105 (a variable name)
+    password_file: str = ""
+    ca_file: str = ""
+    timeout: float = 30
+    soft_limit: int = 3  # this many temporary failures within soft_days mark an address bounced
+    soft_days: float = 30
+    max_size: int = 1_048_576  # bytes read of one returned message (the rest is ignored)
+    interval: int = 300  # seconds between two readings under `syndicate schedule`
+    password: str | None = field(default=None, repr=False)  # from password_env or _file
+
+    @property
+    def reads(self) -> bool:
+        """Whether a mailbox is configured (`syndicate bounces` has something to read)."""
+        return bool(self.maildir or self.imap)
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     timezone: str = "UTC"
     ingest_interval: int = 300
@@ -153,6 +176,7 @@ class Config:
     smtp: SmtpConfig = SmtpConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     web: WebConfig = WebConfig()
+    bounces: BouncesConfig = BouncesConfig()
     subscribers: tuple[Subscriber, ...] = ()
 
     @property
@@ -171,6 +195,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "smtp": SmtpConfig,
     "schedule": ScheduleConfig,
     "web": WebConfig,
+    "bounces": BouncesConfig,
 }
 _RENAMED = {("email", "from"): "sender"}
 _FROM_ENV = {"secret", "password"}
@@ -306,7 +331,8 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         password_file=password_file,
         ca_file=str(root / cfg.smtp.ca_file) if cfg.smtp.ca_file else "",
     )
-    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp, web=web)
+    bounces = _resolve_bounces(cfg.bounces, root, env)
+    return dataclasses.replace(cfg, paths=paths, email=email, smtp=smtp, web=web, bounces=bounces)
 
 
 # Every number's range, checked at load: a value outside it would wrap (a port over 65535),
@@ -331,6 +357,11 @@ RANGES: dict[str, tuple[float, float]] = {
     "web.confirm_days": (0.01, 365),
     "web.confirmations_per_day": (1, 100),
     "web.signups_per_hour": (1, 100_000),
+    "bounces.timeout": (0.1, 3_600),
+    "bounces.soft_limit": (1, 1_000),
+    "bounces.soft_days": (0.01, 3_650),
+    "bounces.max_size": (1_024, 100 * 1_048_576),
+    "bounces.interval": (1, 604_800),
 }
 
 
@@ -340,6 +371,48 @@ def _check_ranges(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), name)
         if not (math.isfinite(value) and low <= value <= high):
             raise ConfigError(f"must be between {low:g} and {high:g}, not {value!r}", key=key)
+
+
+def _resolve_bounces(bounces: BouncesConfig, root: Path, env: Mapping[str, str]) -> BouncesConfig:
+    password_file = str(root / bounces.password_file) if bounces.password_file else ""
+    password = None
+    if bounces.imap:
+        password = _secret(env, bounces.password_env, password_file, "bounces.password_file")
+    return dataclasses.replace(
+        bounces,
+        unsubscribe_address=bounces.unsubscribe_address or bounces.address,
+        maildir=str(root / bounces.maildir) if bounces.maildir else "",
+        password=password,
+        password_file=password_file,
+        ca_file=str(root / bounces.ca_file) if bounces.ca_file else "",
+    )
+
+
+def _validate_bounces(bounces: BouncesConfig) -> None:
+    """`[bounces]`: addresses that leave room for a token, one mailbox, sane limits."""
+    for key in ("address", "unsubscribe_address"):
+        value = getattr(bounces, key)
+        if not value:
+            continue
+        address = normalise_email(value, f"bounces.{key}")
+        local = address.rpartition("@")[0]
+        if "+" in local or len(local) + 1 + VERP_ID_LENGTH > 64:
+            raise ConfigError(
+                f"the local part {local!r} must hold no '+' and at most "
+                f"{63 - VERP_ID_LENGTH} characters (a token is appended after a '+')",
+                key=f"bounces.{key}",
+            )
+    if bounces.maildir and bounces.imap:
+        raise ConfigError("set either bounces.maildir or bounces.imap, not both", key="bounces")
+    if bounces.reads and not (bounces.address or bounces.unsubscribe_address):
+        raise ConfigError("is required to read returned mail", key="bounces.address")
+    if bounces.imap:
+        parts = urlsplit(bounces.imap)
+        if parts.scheme != "imaps" or not parts.hostname or not parts.username:
+            raise ConfigError(
+                f"must be imaps://user@host/FOLDER (TLS only), not {bounces.imap!r}",
+                key="bounces.imap",
+            )
 
 
 def _validate(cfg: Config) -> None:
@@ -382,6 +455,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("is required when email.dkim_key is set", key="email.dkim_selector")
     if cfg.email.sender:
         normalise_email(re.sub(r"^.*<(.*)>\s*$", r"\1", cfg.email.sender), "email.from")
+    _validate_bounces(cfg.bounces)
 
 
 def validate_web(web: WebConfig, key: str = "web.listen") -> None:

@@ -63,3 +63,7 @@ class DeliveryError(SyndicateError):
 
 class SubscriberError(SyndicateError):
     """A subscriber command cannot do what it was asked (unknown address, forged token)."""
+
+
+class MailboxError(SyndicateError):
+    """The returned-mail mailbox cannot be read or marked (`[bounces] maildir` or `imap`)."""

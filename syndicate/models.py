@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
-SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "complained"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 
 

@@ -56,17 +56,26 @@ def _log_report(job: str, report: RunReport) -> None:
 
 def pickup_job(config: Config, clock: Clock) -> None:
     """Pick up articles, publish, and freeze a digest if the schedule says one is due."""
-    _log_report("pickup", pipeline.run_once(config, clock(), clock=clock))
+    _log_report("pickup", pipeline.run_once(config, clock(), clock=clock, returned=False))
 
 
 def digest_job(config: Config, clock: Clock) -> None:
     """The schedule fired: a pass that freezes the digest (if there are new articles)."""
-    _log_report("digest", pipeline.run_once(config, clock(), clock=clock))
+    _log_report("digest", pipeline.run_once(config, clock(), clock=clock, returned=False))
 
 
 def send_job(config: Config, clock: Clock) -> None:
     """Retry messages that are still pending."""
     _log_report("send", pipeline.send(config, clock(), clock=clock))
+
+
+def bounces_job(config: Config, clock: Clock) -> None:
+    """Read the returned mail (`[bounces]`): bounces, complaints, mailto unsubscribes."""
+    report = pipeline.bounces(config, clock())
+    if report is None:
+        log.info("event=job-skipped job=bounces reason=another-run-holds-the-lock")
+    else:
+        log.info("event=job-done job=bounces %s", report.summary())
 
 
 def _on_event(event: JobExecutionEvent) -> None:
@@ -80,7 +89,7 @@ def _on_event(event: JobExecutionEvent) -> None:
 def build_scheduler(
     config: Config, clock: Clock = utc_now, scheduler_class: type[BaseScheduler] = BlockingScheduler
 ) -> BaseScheduler:
-    """A scheduler with syndicate's three jobs, not started."""
+    """A scheduler with syndicate's jobs (a fourth reads returned mail), not started."""
     tz = config.tz
     scheduler = scheduler_class(
         timezone=tz,
@@ -98,6 +107,11 @@ def build_scheduler(
     )
     scheduler.add_job(digest_job, digest, args=(config, clock), id="digest")
     scheduler.add_job(send_job, retry, args=(config, clock), id="send")
+    if config.bounces.reads:
+        every = IntervalTrigger(seconds=config.bounces.interval, timezone=tz)
+        scheduler.add_job(
+            bounces_job, every, args=(config, clock), id="bounces", next_run_time=clock()
+        )
     return scheduler
 
 

@@ -15,7 +15,7 @@ LAYERS = {
     "errors": 0, "models": 0, "text": 0, "tokens": 0, "gcpause": 0,
     "cron": 1, "secretfile": 1, "dburl": 1, "config": 2,
     "ingest": 3, "store": 3, "render": 3, "deliver": 3, "scaffold": 3, "subscribers": 3,
-    "websub": 3,
+    "websub": 3, "verp": 0, "bounces": 3,
     "pipeline": 5, "schedule": 6, "web": 6, "cli": 7, "__main__": 8, "__init__": 0,
 }  # fmt: skip
 FORBIDDEN_IN_RENDER = {"os", "subprocess", "socket", "smtplib", "shutil", "time", "requests"}

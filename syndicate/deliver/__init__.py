@@ -283,7 +283,9 @@ def _publish(
 class Sender(Protocol):
     """Hands one finished message to its destination; raises DeliveryError if it cannot."""
 
-    def send(self, digest_id: str, recipient: str, message: bytes) -> None: ...
+    def send(
+        self, digest_id: str, recipient: str, message: bytes, envelope_from: str = ""
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -314,7 +316,8 @@ class FileSender:
         split(self.outbox, path)
         return path
 
-    def send(self, digest_id: str, recipient: str, message: bytes) -> None:
+    def send(self, digest_id: str, recipient: str, message: bytes, envelope_from: str = "") -> None:
+        """`envelope_from` has no place in a file (the message itself is what is written)."""
         path = self.path_for(digest_id, recipient)
         try:
             with Folder(self.outbox) as folder:

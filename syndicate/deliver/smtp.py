@@ -106,11 +106,13 @@ class SmtpSender:
         self._conn = conn
         return conn
 
-    def send(self, digest_id: str, recipient: str, message: bytes) -> None:
+    def send(self, digest_id: str, recipient: str, message: bytes, envelope_from: str = "") -> None:
+        """`envelope_from`: this message's MAIL FROM (a VERP address); default: the sender's."""
+        sender = envelope_from or self.envelope_from
         for attempt in (1, 2):
             conn = self._conn or self._connect()
             try:
-                conn.sendmail(self.envelope_from, [recipient], message)
+                conn.sendmail(sender, [recipient], message)
                 return
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = exc.recipients.get(recipient, (550, b"refused"))
@@ -120,8 +122,8 @@ class SmtpSender:
             except smtplib.SMTPSenderRefused as exc:
                 self.close()
                 raise DeliveryError(
-                    f"{self.where} refused the sender {self.envelope_from} ({exc.smtp_code} "
-                    f"{_text(exc.smtp_error)}): check [email] from",
+                    f"{self.where} refused the sender {sender} ({exc.smtp_code} "
+                    f"{_text(exc.smtp_error)}): check [email] from and [bounces] address",
                     unreachable=True,
                 ) from None
             except smtplib.SMTPResponseException as exc:

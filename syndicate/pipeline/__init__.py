@@ -21,7 +21,7 @@ import jinja2
 from syndicate import deliver, ingest
 from syndicate.config import Config
 from syndicate.dburl import sqlite_file
-from syndicate.errors import ConfigError
+from syndicate.errors import ConfigError, MailboxError
 from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
@@ -29,10 +29,14 @@ from syndicate.pipeline.digests import digest_due, freeze
 from syndicate.pipeline.hub import announce
 from syndicate.pipeline.mail import Clock, Outcome, deliver_pending
 from syndicate.pipeline.pickup import pick_up
+from syndicate.pipeline.returned import BounceReport, read_returned
 from syndicate.render.common import Site, make_environment, site_for
 from syndicate.store import Store, copy_sqlite
 
-__all__ = ["check", "deliver_pending", "digest_due", "dry_run", "lock_path", "run_once", "send"]
+__all__ = [
+    "BounceReport", "bounces", "check", "deliver_pending", "digest_due", "dry_run", "lock_path",
+    "run_once", "send",
+]  # fmt: skip
 
 log = logging.getLogger("syndicate")
 TEMPLATES = (
@@ -67,15 +71,37 @@ def run_once(
     progress: Progress = no_progress,
     ping_hub: bool = True,
     clock: Clock | None = None,
+    returned: bool = True,
 ) -> RunReport:
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
-    `ping_hub=False` (dry runs) tells no WebSub hub about the changes."""
+    `ping_hub=False` (dry runs) tells no WebSub hub about the changes; `returned=False` leaves
+    the returned-mail mailbox alone (the scheduler reads it in a job of its own)."""
     with locked_store(config) as store, thawed():
         if store is None:
             return RunReport(skipped_locked=True)
+        if returned and config.bounces.reads:
+            _read_returned(config, store, now)
         report = _run(config, store, now, force_digest, progress, ping_hub, clock)
         store.record_run(now, now, report.exit_code, _summary(report))
         return report
+
+
+def _read_returned(config: Config, store: Store, now: datetime) -> None:
+    """Before a digest is frozen, so that it skips the addresses that bounced or complained;
+    a mailbox that cannot be read does not stop the publishing (it is logged)."""
+    try:
+        read_returned(config, store, now)
+    except (MailboxError, ConfigError) as exc:
+        log.error("event=returned-unread error=%s", exc)
+
+
+def bounces(config: Config, now: datetime) -> BounceReport | None:
+    """`syndicate bounces`: read the returned mail under the run lock (None: another run
+    holds it, and reads the mailbox itself)."""
+    if not config.bounces.reads:
+        raise ConfigError("set [bounces] maildir or imap to read returned mail", key="bounces")
+    with locked_store(config) as store:
+        return None if store is None else read_returned(config, store, now)
 
 
 @contextlib.contextmanager
@@ -204,7 +230,10 @@ def preview_config(config: Config, folder: Path) -> Config:
         database=f"sqlite:///{copy}",
     )
     email = dataclasses.replace(config.email, delivery="file")
-    return dataclasses.replace(config, paths=paths, email=email)
+    # the real mailbox is never read into a copy of the state: its messages would be marked
+    # as processed while the real state never saw them
+    bounces = dataclasses.replace(config.bounces, maildir="", imap="")
+    return dataclasses.replace(config, paths=paths, email=email, bounces=bounces)
 
 
 def dry_run(config: Config, now: datetime, *, force_digest: bool = False) -> tuple[RunReport, Path]:

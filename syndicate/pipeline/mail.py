@@ -31,6 +31,7 @@ from syndicate.render.dkim import DkimKey, sign
 from syndicate.render.message import Skeleton, sender_domain
 from syndicate.store import Store
 from syndicate.tokens import make_token
+from syndicate.verp import envelope_id, mailto_token, tagged
 
 log = logging.getLogger("syndicate")
 MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
@@ -74,6 +75,25 @@ def dkim_key(config: Config) -> DkimKey | None:
     return key
 
 
+def _mailto(config: Config, key: str, email: str) -> str:
+    """The recipient's `mailto:` unsubscribe URI with its signed token ([bounces]
+    unsubscribe_address), or "" (the From address, as without [bounces])."""
+    address = config.bounces.unsubscribe_address
+    if not address:
+        return ""
+    local, _, domain = address.rpartition("@")
+    return f"mailto:{tagged(local, domain, mailto_token(key, email))}?subject=unsubscribe"
+
+
+def _envelope(config: Config, key: str) -> Envelope | None:
+    """Each message's VERP envelope sender ([bounces] address), or None (the From address)."""
+    address = config.bounces.address
+    if not address:
+        return None
+    local, _, domain = address.rpartition("@")
+    return lambda d: tagged(local, domain, envelope_id(key, d.email, d.digest_id))
+
+
 def _sender(config: Config) -> deliver.Sender:
     if config.email.delivery == "file":
         return deliver.FileSender(config.paths.outbox)
@@ -97,9 +117,11 @@ class _Batch:
     under one heartbeat that keeps their claims alive."""
 
     def __init__(
-        self, config: Config, store: Store, now: datetime, build: Builder, clock: Clock
-    ) -> None:
+        self, config: Config, store: Store, now: datetime, build: Builder, clock: Clock,
+        envelope: Envelope | None = None,
+    ) -> None:  # fmt: skip
         self.config, self.store, self.now, self.build, self.clock = config, store, now, build, clock
+        self.envelope = envelope or (lambda _: "")
         self.lease = timedelta(seconds=config.smtp.lease)
         self.heartbeat = Heartbeat(store, self.lease, clock)
         self.names: list[str] = []  # every worker this batch ran, for the summary
@@ -188,7 +210,7 @@ class _Batch:
         if not self.still_mine(delivery, worker):
             return
         try:
-            sender.send(delivery.digest_id, delivery.email, message)
+            sender.send(delivery.digest_id, delivery.email, message, self.envelope(delivery))
         except DeliveryError as exc:
             with self.ledger:
                 self.failure(delivery, exc)
@@ -237,6 +259,7 @@ def _claim_size(due: int, workers: int, rate: float) -> int:
 
 
 Builder = Callable[[Delivery], bytes]
+Envelope = Callable[[Delivery], str]  # a message's MAIL FROM ("" = the sender's address)
 Clock = Callable[[], datetime]
 
 
@@ -276,10 +299,11 @@ def deliver_pending(
 
     def build(delivery: Delivery) -> bytes:
         url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
-        message = skeletons[delivery.digest_id].build(delivery, url)
+        mailto = _mailto(config, key, delivery.email)
+        message = skeletons[delivery.digest_id].build(delivery, url, mailto)
         return message if dkim is None else sign(message, dkim)
 
-    batch = _Batch(config, store, now, build, clock)
+    batch = _Batch(config, store, now, build, clock, _envelope(config, key))
     batch.run(sum(due.values()), progress)
     held = Held.elsewhere(store.claims(), batch.names, clock())
     until = held.until.isoformat() if held.until else "-"

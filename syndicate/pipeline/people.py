@@ -17,7 +17,7 @@ from syndicate.config import Config, normalise_email
 from syndicate.errors import SubscriberError, SyndicateError
 from syndicate.models import Subscriber
 from syndicate.pipeline.mail import signing_key
-from syndicate.store import Store, Upserted
+from syndicate.store import LastBounce, Store, Upserted
 from syndicate.tokens import verify_token
 
 
@@ -32,7 +32,7 @@ class Imported:
 
 def _inactive(email: str) -> SubscriberError:
     return SubscriberError(
-        f"{email} has unsubscribed or bounced and stays off the list; "
+        f"{email} has unsubscribed, bounced or complained and stays off the list; "
         "add it again with --resubscribe if they asked to come back"
     )
 
@@ -70,6 +70,12 @@ def unsubscribe(config: Config, token: str, now: datetime) -> str:
 def listing(config: Config) -> list[Subscriber]:
     with _store(config) as store:
         return store.subscribers()
+
+
+def last_bounces(config: Config) -> dict[str, LastBounce]:
+    """Each address's last bounce or complaint, by lowercased address."""
+    with _store(config) as store:
+        return store.last_bounces()
 
 
 def import_csv(config: Config, path: Path, now: datetime) -> Imported:

@@ -111,14 +111,15 @@ class Skeleton:
             _chunks(digest.text, digest.marker), _chunks(digest.html, digest.marker),
         )  # fmt: skip
 
-    def build(self, delivery: Delivery, unsubscribe_url: str) -> bytes:
+    def build(self, delivery: Delivery, unsubscribe_url: str, mailto: str = "") -> bytes:
         """This recipient's copy; raises DeliveryError (permanent) if a header would not be
-        exactly the one meant (see `headers.check_block`)."""
+        exactly the one meant (see `headers.check_block`). `mailto`: this recipient's `mailto:`
+        unsubscribe URI (default: the From address)."""
         values = {"email": delivery.email, "unsubscribe_url": unsubscribe_url}
         marker = self.digest.marker
         mid = message_id(self.list_ident, self.digest.id, delivery.email, self.domain)
         boundary = f"=_{hashlib.sha256(mid.encode()).hexdigest()[:32]}".encode()
-        unsubscribe = f"<{headers.url(unsubscribe_url)}>, <{headers.url(self.mailto)}>"
+        unsubscribe = f"<{headers.url(unsubscribe_url)}>, <{headers.url(mailto or self.mailto)}>"
         head = b"".join((
             self.sender, headers.mailbox("To", delivery.name, delivery.email),
             self.about, headers.token("Message-ID", mid), self.list_id,

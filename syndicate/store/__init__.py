@@ -4,9 +4,10 @@ Core), composed into one `Store` as lemon24/reader composes its storage.
 `base` (engine, transactions, migrations, locks, the meta table, the dry-run copy), `meta`
 (the named values the pipeline keeps between runs), `articles` (articles and file stats),
 `digests`, `ledger` (deliveries and runs), `people` (subscribers), `signup` (the web form),
-with `schema` (tables), `migrations`, `rows` (row <-> model), `ledger_sql` (the sender's
-statements) and `dating` (the times feeds show) beneath them. A new part is a mixin class
-deriving from `StoreBase` (it gets `_tx`), added to `Store`'s bases.
+`returned` (returned mail: bounces, complaints), with `schema` (tables), `migrations`, `rows`
+(row <-> model), `ledger_sql` (the sender's statements) and `dating` (the times feeds show)
+beneath them. A new part is a mixin class deriving from `StoreBase` (it gets `_tx`), added to
+`Store`'s bases.
 
 Time is always passed in, never read; nothing here renders, reads article files or sends mail.
 """
@@ -19,12 +20,15 @@ from syndicate.store.digests import Digests, candidates_query
 from syndicate.store.ledger import Ledger
 from syndicate.store.meta import Meta
 from syndicate.store.people import People, Upserted
+from syndicate.store.returned import LastBounce, Recorded, Returns
 from syndicate.store.schema import SCHEMA_VERSION
 from syndicate.store.signup import Outcome, Signup, Signups
 
 __all__ = [
     "SCHEMA_VERSION",
+    "LastBounce",
     "Outcome",
+    "Recorded",
     "Signup",
     "Store",
     "Upserted",
@@ -33,5 +37,5 @@ __all__ = [
 ]
 
 
-class Store(Articles, Digests, Ledger, People, Signups, Meta):
+class Store(Articles, Digests, Ledger, People, Signups, Returns, Meta):
     """The one gateway to the state database."""

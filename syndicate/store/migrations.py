@@ -14,10 +14,12 @@ from sqlalchemy.engine import Connection
 from syndicate.store.schema import (
     ASSETS_INDEX,
     SIGNUP_EMAIL_INDEX,
+    STANDING,
     SUBSCRIBER_ADDRESS_INDEX,
     UNDIGESTED_INDEX,
     UTCDateTime,
     articles,
+    returned,
     signups,
 )
 
@@ -57,9 +59,6 @@ def _v4_to_v5(conn: Connection) -> None:
     UNDIGESTED_INDEX.create(conn, checkfirst=True)
 
 
-# A subscriber's standing: of several copies of one address, the one that asked for least mail
-# wins (a reader who left through one copy has left through all of them).
-STANDING = {"active": 0, "pending": 1, "unsubscribed": 2, "bounced": 3, "complained": 4}
 _PROGRESS = {"failed": 0, "pending": 1, "sending": 2, "sent": 3}  # of one message in the ledger
 
 
@@ -180,8 +179,13 @@ def _v7_to_v8(conn: Connection) -> None:
     conn.execute(sa.schema.CreateIndex(SIGNUP_EMAIL_INDEX, if_not_exists=True))  # an expression
 
 
+def _v8_to_v9(conn: Connection) -> None:
+    """v9 reads returned mail: the messages processed, so that none is counted twice."""
+    returned.create(conn, checkfirst=True)
+
+
 # version -> step that upgrades a database from that version to the next one.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
-    7: _v7_to_v8,
+    7: _v7_to_v8, 8: _v8_to_v9,
 }  # fmt: skip

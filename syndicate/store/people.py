@@ -3,10 +3,10 @@
 One address is one subscriber whatever its case (`same_address`, the rule every way onto the
 list goes through: import, `subscribers add`, the config's `[[subscribers]]`, a web form); the
 row keeps the address as first written, and the v6 unique index enforces the rule. An address
-whose status is `unsubscribed` or `bounced` is never made active again here unless the caller
-says `resubscribe=True` (the CLI's explicit flag); leaving the list also cancels that address's
-messages still waiting in the delivery ledger, whatever case they were queued in. Nothing here
-validates addresses.
+whose status is `unsubscribed`, `bounced` or `complained` is never made active again here
+unless the caller says `resubscribe=True` (the CLI's explicit flag); leaving the list also
+cancels that address's messages still waiting in the delivery ledger, whatever case they were
+queued in. Nothing here validates addresses.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from syndicate.models import Subscriber, SubscriberStatus
 from syndicate.store.base import StoreBase
@@ -29,6 +30,15 @@ def same_address(column: sa.ColumnElement[str], address: str) -> sa.ColumnElemen
     return sa.func.lower(column) == sa.func.lower(sa.literal(address, sa.String))
 
 
+def cancel_pending(conn: Connection, email: str, reason: str) -> None:
+    """An address left the list: its messages still waiting in the ledger are cancelled."""
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.status == "pending", same_address(deliveries.c.email, email))
+        .values(status="failed", last_error=f"cancelled: {reason}")
+    )
+
+
 @dataclass
 class Upserted:
     """What an upsert did, address by address."""
@@ -36,7 +46,7 @@ class Upserted:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     reactivated: list[str] = field(default_factory=list)
-    kept_inactive: list[str] = field(default_factory=list)  # unsubscribed/bounced, left so
+    kept_inactive: list[str] = field(default_factory=list)  # unsubscribed, bounced, complained
 
 
 class People(StoreBase):
@@ -98,13 +108,7 @@ class People(StoreBase):
                 .values(status=status, updated=now)
             ).rowcount
             if found and status != "active":
-                conn.execute(
-                    deliveries.update()
-                    .where(
-                        deliveries.c.status == "pending", same_address(deliveries.c.email, email)
-                    )
-                    .values(status="failed", last_error=f"cancelled: {reason or status}")
-                )
+                cancel_pending(conn, email, reason or status)
         return bool(found)
 
     def subscribers(self) -> list[Subscriber]:

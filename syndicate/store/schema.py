@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -140,6 +140,19 @@ signups = sa.Table(  # v8: sign-ups through the web form, waiting for (or done w
     sa.Index("ix_signups_created", "created"),
 )
 SIGNUP_EMAIL_INDEX = sa.Index("ix_signups_email_lower", sa.func.lower(signups.c.email))
+# v9: every returned message processed (bounce, complaint, mailto unsubscribe, ignored), by its
+# mailbox key, recorded in the transaction that acts on it: a message is never counted twice
+returned = sa.Table(
+    "returned",
+    md,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("email", sa.String(320)),  # the subscriber it concerns (None: ignored)
+    sa.Column("kind", sa.String(16), nullable=False),  # hard soft complaint unsubscribe ...
+    sa.Column("status", sa.String(32), nullable=False, default=""),  # 5.1.1, abuse
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("received", UTCDateTime, nullable=False),
+    sa.Index("ix_returned_email", "email", "received"),
+)
 runs = sa.Table(
     "runs",
     md,
@@ -149,3 +162,8 @@ runs = sa.Table(
     sa.Column("exit_code", sa.Integer, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
 )
+
+# A subscriber's standing: of several copies of one address, the one that asked for least mail
+# wins (a reader who left through one copy has left through all of them); returned mail only
+# ever moves an address to a stronger standing.
+STANDING = {"active": 0, "pending": 1, "unsubscribed": 2, "bounced": 3, "complained": 4}
