@@ -129,6 +129,30 @@ class ArticleProblem:
 
 
 @dataclass(frozen=True)
+class Known:
+    """What the store knows about one published article."""
+
+    id: str
+    source: str
+    slug: str
+    content_hash: str
+    url_id: bool = False  # published before URI ids were kept: its page keeps the id's slug
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one pick-up found: `ingest.plan`'s answer, `Store.apply`'s input."""
+
+    new: tuple[Article, ...] = ()
+    changed: tuple[Article, ...] = ()
+    moved: tuple[Article, ...] = ()  # same content under another file name
+    unchanged: int = 0
+    removed: tuple[str, ...] = ()  # ids of articles no longer published
+    drafts: int = 0
+    problems: tuple[ArticleProblem, ...] = ()
+
+
+@dataclass(frozen=True)
 class Tally:
     """What a pick-up did, in numbers (no article bodies: a run keeps this while it builds)."""
 

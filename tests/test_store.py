@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes
 from syndicate.models import Article, Digest, FileStat, Subscriber
-from syndicate.store import SCHEMA_VERSION, Store, schema
+from syndicate.store import SCHEMA_VERSION, Store, migrations, schema
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -62,11 +62,38 @@ def test_migration_steps_run_in_order(store: Store, monkeypatch: pytest.MonkeyPa
         ran.append(SCHEMA_VERSION - 1)
 
     store.set_meta("schema_version", str(SCHEMA_VERSION - 1))
-    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION - 1, step)
+    monkeypatch.setitem(migrations.MIGRATIONS, SCHEMA_VERSION - 1, step)
     reopened = Store.open(str(store.engine.url))
     assert ran == [SCHEMA_VERSION - 1]
     assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert sa.inspect(reopened.engine).has_table("migrated_marker")
+
+
+def test_values_kept_between_runs_read_back_typed_under_their_old_keys(store: Store) -> None:
+    assert (store.folder_key(), store.parser_fingerprint(), store.last_live_count()) == (None,) * 3
+    assert (store.local_secret(), store.pending_pings(), store.generation()) == (None, [], 0)
+    store.set_folder_key("f1")
+    store.set_parser_fingerprint("p1")
+    store.set_last_live_count(12)
+    store.set_local_secret("s1")
+    store.set_pending_pings(["https://example.org/rss.xml"])
+    assert (store.folder_key(), store.parser_fingerprint(), store.last_live_count()) == (
+        "f1", "p1", 12,
+    )  # fmt: skip
+    assert (store.local_secret(), store.pending_pings()) == ("s1", ["https://example.org/rss.xml"])
+    # the keys a database written by an earlier syndicate holds: it keeps its values
+    assert (store.get_meta("folder"), store.get_meta("live")) == ("f1", "12")
+    assert store.get_meta("websub.pending") == '["https://example.org/rss.xml"]'
+
+
+def test_a_damaged_kept_value_reads_as_unset(store: Store) -> None:
+    store.set_meta("live", "twelve")
+    store.set_meta("websub.pending", "{not json")
+    assert (store.last_live_count(), store.pending_pings()) == (None, [])
+    store.set_meta("websub.pending", '["https://example.org/a", 3, null]')
+    assert store.pending_pings() == ["https://example.org/a"]
+    store.set_meta("websub.pending", '{"a": 1}')
+    assert store.pending_pings() == []
 
 
 def test_new_changed_moved_removed(store: Store) -> None:

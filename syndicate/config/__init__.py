@@ -34,6 +34,7 @@ from syndicate.config.sections import (
     normalise_email,
 )
 from syndicate.config.sections import Config as Config
+from syndicate.dburl import sqlite_file
 from syndicate.errors import ConfigError
 from syndicate.secretfile import read_secret_file
 
@@ -50,14 +51,6 @@ def address_key(address: str) -> str:
     provider reads it. The store compares with SQL's lower(), which agrees on the ASCII
     addresses `normalise_email` returns."""
     return address.lower()
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite database URL (`sqlite:///path`), or None for any other database
-    (PostgreSQL, or SQLite in memory)."""
-    if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
-        return None
-    return Path(url.removeprefix("sqlite:///"))
 
 
 def _secret(env: Mapping[str, str], variable: str, file: str, key: str) -> str | None:

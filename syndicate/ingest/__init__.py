@@ -22,7 +22,16 @@ from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
 from syndicate.gcpause import paused_gc
 from syndicate.ingest.parse import MAX_ID, ParseOptions, decode, parse_article
-from syndicate.models import Article, ArticleProblem, Asset, FileStat, Progress, no_progress
+from syndicate.models import (
+    Article,
+    ArticleProblem,
+    Asset,
+    Changes,
+    FileStat,
+    Known,
+    Progress,
+    no_progress,
+)
 from syndicate.text import slugify
 
 __all__ = [
@@ -258,28 +267,6 @@ def scan(
         progress("pickup", done, len(todo))
         read(root, [name], options, result)
     return result
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the store knows about one published article."""
-
-    id: str
-    source: str
-    slug: str
-    content_hash: str
-    url_id: bool = False  # published before URI ids were kept: its page keeps the id's slug
-
-
-@dataclass(frozen=True)
-class Changes:
-    new: tuple[Article, ...] = ()
-    changed: tuple[Article, ...] = ()
-    moved: tuple[Article, ...] = ()  # same content under another file name
-    unchanged: int = 0
-    removed: tuple[str, ...] = ()  # ids of articles no longer published
-    drafts: int = 0
-    problems: tuple[ArticleProblem, ...] = ()
 
 
 def _conflict(

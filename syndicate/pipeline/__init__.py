@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,7 +19,8 @@ from typing import Any
 import jinja2
 
 from syndicate import deliver, ingest
-from syndicate.config import Config, sqlite_file
+from syndicate.config import Config
+from syndicate.dburl import sqlite_file
 from syndicate.deliver.engine import Outcome
 from syndicate.errors import ConfigError, MailboxError, PassStopped, RenderError, StoreError
 from syndicate.gcpause import thawed
@@ -33,7 +33,7 @@ from syndicate.pipeline.mail import deliver_pending
 from syndicate.pipeline.pickup import pick_up
 from syndicate.pipeline.returned import BounceReport, read_returned
 from syndicate.render.common import Site, make_environment, site_for
-from syndicate.store import Store
+from syndicate.store import Store, copy_sqlite
 
 __all__ = [
     "BounceReport", "bounces", "check", "deliver_pending", "digest_due", "dry_run", "lock_path",
@@ -227,12 +227,7 @@ def preview_config(config: Config, folder: Path) -> Config:
         raise ConfigError(
             "--dry-run and preview need an SQLite state database", key="paths.database"
         )
-    if source.exists():
-        try:
-            with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
-                src.backup(dst)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the state database {source}: {exc}") from None
+    copy_sqlite(source, copy)
     paths = dataclasses.replace(
         config.paths,
         output=folder / "feeds",

@@ -1,13 +1,12 @@
 """Announce changed feeds to the WebSub hub, keeping pings that failed for the next run.
 
-Decides which written files are feeds and remembers pending feed URLs in the store's meta table
-(`websub.pending`); the HTTP work is `syndicate.websub`'s. A hub that is down is logged, never
+Decides which written files are feeds and remembers pending feed URLs in the store
+(`Store.pending_pings`); the HTTP work is `syndicate.websub`'s. A hub that is down is logged, never
 fatal: nothing here raises for it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from urllib.parse import quote
@@ -18,7 +17,6 @@ from syndicate.render.common import FEED_FILES
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
-PENDING = "websub.pending"
 
 
 def feed_urls(site_url: str, written: Iterable[str]) -> list[str]:
@@ -29,11 +27,7 @@ def feed_urls(site_url: str, written: Iterable[str]) -> list[str]:
 
 def pending(store: Store) -> list[str]:
     """Feed URLs whose ping the hub has not accepted yet."""
-    try:
-        urls = json.loads(store.get_meta(PENDING) or "[]")
-    except ValueError:
-        return []
-    return [u for u in urls if isinstance(u, str)] if isinstance(urls, list) else []
+    return store.pending_pings()
 
 
 def announce(config: Config, store: Store, written: Iterable[str]) -> tuple[int, int]:
@@ -44,9 +38,9 @@ def announce(config: Config, store: Store, written: Iterable[str]) -> tuple[int,
     queue = sorted(set(pending(store)) | set(feed_urls(config.site.url, written)))
     if not queue:
         return 0, 0
-    store.set_meta(PENDING, json.dumps(queue))  # saved first: a crash mid-ping loses nothing
+    store.set_pending_pings(queue)  # saved first: a crash mid-ping loses nothing
     result = websub.ping(hub, queue, config.feeds.hub_timeout, config.feeds.hub_budget)
-    store.set_meta(PENDING, json.dumps(sorted(result.failed)))
+    store.set_pending_pings(sorted(result.failed))
     for url, reason in sorted(result.failed.items()):
         log.warning(
             "event=websub-ping-failed hub=%s feed=%s reason=%r retry=next-run", hub, url, reason

@@ -47,10 +47,10 @@ def signing_key(config: Config, store: Store) -> str:
             f"{config.email.secret_env}",
             key="email.secret_env",
         )
-    stored = store.get_meta("local_secret")
+    stored = store.local_secret()
     if stored is None:
         stored = secrets.token_urlsafe(32)
-        store.set_meta("local_secret", stored)
+        store.set_local_secret(stored)
         log.warning("event=secret-generated reason=%s-unset delivery=file", config.email.secret_env)
     return stored
 

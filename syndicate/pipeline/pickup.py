@@ -56,14 +56,14 @@ def pick_up(run: Pass) -> tuple[Tally, list[str]]:
     fingerprint = ingest.options_for(config).fingerprint()
     walked = ingest.walk(config.paths.articles)
     folder = _folder_key(walked, fingerprint)
-    total, warnings, live = Tally(), list[str](), store.get_meta("live")
-    if walked.problems or live is None or store.get_meta("folder") != folder:
+    total, warnings, live = Tally(), list[str](), store.last_live_count()
+    if walked.problems or live is None or store.folder_key() != folder:
         total, warnings = _pick(config, store, walked, fingerprint, now, progress)
-        live = str(store.count_live())
-        store.set_meta("live", live)
-        store.set_meta("folder", "" if total.problems else folder)  # problems: re-read next time
+        live = store.count_live()
+        store.set_last_live_count(live)
+        store.set_folder_key("" if total.problems else folder)  # problems: re-read next time
     touched = total.new + total.changed + total.moved
-    total = dataclasses.replace(total, unchanged=int(live) - touched)
+    total = dataclasses.replace(total, unchanged=live - touched)
     _log(total, warnings)
     return total, warnings
 
@@ -88,7 +88,7 @@ def _pick(
 ) -> tuple[Tally, list[str]]:
     """Compare the walk with the stored file stats; read, plan and record what differs."""
     with paused_gc():  # 100,000 rows as small tuples: no cycles
-        known_files = store.file_stats() if store.get_meta("parser") == fingerprint else {}
+        known_files = store.file_stats() if store.parser_fingerprint() == fingerprint else {}
     todo = sorted(n for n, s in walked.stats.items() if known_files.get(n) != s)
     vanished = len(known_files) > len(walked.stats) - len(todo)
     total = Tally(problems=tuple(walked.problems))
@@ -105,7 +105,7 @@ def _pick(
             _remember(known, changes)
             total, warnings = _add(total, changes), warnings + chunk_warnings
             progress("pickup", min(start + CHUNK, len(todo)), len(todo))
-    store.set_meta("parser", fingerprint)
+    store.set_parser_fingerprint(fingerprint)
     return total, warnings
 
 

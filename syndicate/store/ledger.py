@@ -4,16 +4,29 @@ workers share. A mixin of `Store`; all SQL, no I/O beyond the database.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from syndicate.models import Claim, Delivery
+from syndicate.store.base import StoreBase
+from syndicate.store.ledger_sql import (
+    CLAIM,
+    CLAIM_ONE,
+    CONFIRM,
+    FREE,
+    MARK,
+    OPEN,
+    OPEN_ANY_TIME,
+    PENDING_DUE,
+    RELEASE,
+    RENEW,
+    C,
+    bind,
+)
+from syndicate.store.rows import DELIVERY, to_delivery
 from syndicate.store.schema import LIVE, articles, deliveries, digests, runs, subscribers
 
 
@@ -30,29 +43,21 @@ class Backlog:
     last_error: str
 
 
-class Ledger:
-    """Deliveries and runs; `Store` supplies the connection handling."""
-
-    def _tx(
-        self, *, write: bool = True, single: bool = False
-    ) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError
+class Ledger(StoreBase):
+    """Deliveries and runs; `StoreBase` supplies the connection handling."""
 
     def open_deliveries(self, now: datetime | None = None) -> list[Delivery]:
         """Messages still to deliver: pending and due at `now` (all pending without it), or
         left `sending` by a crash. Never a `sent` one."""
-        query = sa.select(deliveries).where(_OPEN if now is not None else _OPEN_ANY_TIME)
+        query = sa.select(*DELIVERY).where(OPEN if now is not None else OPEN_ANY_TIME)
         with self._tx(write=False) as conn:
-            rows = conn.execute(query.order_by(_C.digest_id, _C.email), {"b_now": now})
-            return [
-                Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error)
-                for r in rows
-            ]
+            rows = conn.execute(query.order_by(C.digest_id, C.email), {"b_now": now})
+            return [to_delivery(*r) for r in rows]
 
     def open_counts(self, now: datetime) -> dict[str, int]:
         """How many messages of each digest are still to deliver (as `open_deliveries`), without
         reading the rows: what a sender needs to size its batch."""
-        query = sa.select(_C.digest_id, sa.func.count()).where(_OPEN).group_by(_C.digest_id)
+        query = sa.select(C.digest_id, sa.func.count()).where(OPEN).group_by(C.digest_id)
         with self._tx(write=False) as conn:
             return {str(row[0]): int(row[1]) for row in conn.execute(query, {"b_now": now})}
 
@@ -81,10 +86,8 @@ class Ledger:
             "b_protected": list(protected),
         }  # fmt: skip
         with self._tx(single=True) as conn:
-            rows = conn.execute(_CLAIM, {**values, "b_limit": limit}).all()
-        claimed = [
-            Delivery(r.digest_id, r.email, r.name, r.status, r.attempts, r.last_error) for r in rows
-        ]
+            rows = conn.execute(CLAIM, {**values, "b_limit": limit}).all()
+        claimed = [to_delivery(*r) for r in rows]
         return sorted(claimed, key=lambda d: (d.digest_id, d.email))
 
     def release(self, claimed: list[Delivery], worker: str, now: datetime) -> None:
@@ -92,7 +95,7 @@ class Ledger:
         if not claimed:
             return
         with self._tx() as conn:
-            conn.execute(_RELEASE, [
+            conn.execute(RELEASE, [
                 {"b_d": d.digest_id, "b_e": d.email, "b_worker": worker, "b_now": now,
                  "b_attempts": d.attempts - 1}
                 for d in claimed
@@ -105,7 +108,7 @@ class Ledger:
             return 0
         values = {"b_workers": list(workers), "b_lease": lease_until}
         with self._tx(single=True) as conn:
-            return int(conn.execute(_RENEW, values).rowcount)
+            return int(conn.execute(RENEW, values).rowcount)
 
     def confirm(self, delivery: Delivery, worker: str, lease_until: datetime) -> bool:
         """Right before the hand-over: is this message still `worker`'s own (still `sending`,
@@ -117,15 +120,15 @@ class Ledger:
             "b_lease": lease_until,
         }  # fmt: skip
         with self._tx(single=True) as conn:
-            return conn.execute(_CONFIRM, values).rowcount == 1
+            return conn.execute(CONFIRM, values).rowcount == 1
 
     def claims(self) -> list[Claim]:
         """Every worker holding messages `sending`, with how many and its latest lease."""
         query = (
-            sa.select(_C.worker, sa.func.count(), sa.func.max(_C.lease_until))
-            .where(_C.status == "sending")
-            .group_by(_C.worker)
-            .order_by(_C.worker)
+            sa.select(C.worker, sa.func.count(), sa.func.max(C.lease_until))
+            .where(C.status == "sending")
+            .group_by(C.worker)
+            .order_by(C.worker)
         )
         with self._tx(write=False) as conn:
             return [Claim(str(w or ""), int(n), until) for w, n, until in conn.execute(query)]
@@ -136,24 +139,24 @@ class Ledger:
         if not workers:
             return 0
         with self._tx(single=True) as conn:
-            return int(conn.execute(_FREE, {"b_workers": list(workers)}).rowcount)
+            return int(conn.execute(FREE, {"b_workers": list(workers)}).rowcount)
 
     def backlog(self, now: datetime) -> Backlog:
         """What waits at `now` (see `Backlog`)."""
-        later = (_C.status == "pending") & (_C.next_attempt > _bind("b_now", _C.updated))
+        later = (C.status == "pending") & (C.next_attempt > bind("b_now", C.updated))
         with self._tx(write=False) as conn:
             due = conn.scalar(
-                sa.select(sa.func.count()).select_from(deliveries).where(_PENDING_DUE),
+                sa.select(sa.func.count()).select_from(deliveries).where(PENDING_DUE),
                 {"b_now": now},
             )
             retries, first = conn.execute(
-                sa.select(sa.func.count(), sa.func.min(_C.next_attempt)).where(later),
+                sa.select(sa.func.count(), sa.func.min(C.next_attempt)).where(later),
                 {"b_now": now},
             ).one()
             error = conn.scalar(
-                sa.select(_C.last_error)
-                .where((_C.status == "pending") & (_C.last_error != ""))
-                .order_by(_C.updated.desc())
+                sa.select(C.last_error)
+                .where((C.status == "pending") & (C.last_error != ""))
+                .order_by(C.updated.desc())
                 .limit(1)
             )
         return Backlog(int(due or 0), int(retries or 0), first, tuple(self.claims()), error or "")
@@ -179,7 +182,7 @@ class Ledger:
             "b_counted": 1 if status == "sending" else 0,
         }  # fmt: skip
         with self._tx(single=True) as conn:
-            return bool(conn.execute(_CLAIM_ONE if status == "sending" else _MARK, values).rowcount)
+            return bool(conn.execute(CLAIM_ONE if status == "sending" else MARK, values).rowcount)
 
     def counts(self) -> dict[str, int]:
         """Figures for `syndicate status`."""
@@ -223,79 +226,3 @@ class Ledger:
         with self._tx(write=False) as conn:
             row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
         return None if row is None else (row.finished, row.exit_code, row.summary)
-
-
-def _bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, type_=column.type)
-
-
-# Statements built once: composing SQLAlchemy expressions costs more than running them, and
-# a sender runs these for every message.
-_C = deliveries.c
-_PENDING_DUE = (_C.status == "pending") & (
-    _C.next_attempt.is_(None) | (_C.next_attempt <= _bind("b_now", _C.updated))
-)
-# still to deliver (status, sends): due pending rows and every `sending` one; without a time,
-# every pending one too
-_OPEN = _PENDING_DUE | (_C.status == "sending")
-_OPEN_ANY_TIME = _C.status.in_(("pending", "sending"))
-# what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out,
-# unless that worker is known to be alive (`protected`: its process runs on this host)
-_DUE = _PENDING_DUE | (
-    (_C.status == "sending")
-    & (_C.lease_until.is_(None) | (_C.lease_until <= _bind("b_clock", _C.updated)))
-    & (_C.worker.is_(None) | _C.worker.not_in(sa.bindparam("b_protected", expanding=True)))
-)
-_PICK = (
-    sa.select(_C.digest_id, _C.email)
-    .where(_DUE)
-    .order_by(_C.digest_id, _C.email)
-    .limit(sa.bindparam("b_limit", type_=sa.Integer))
-    .with_for_update(skip_locked=True)
-)
-_PICKED = _PICK.cte("picked")  # a CTE: on PostgreSQL the `IN (subquery)` form took past LIMIT
-_CLAIM = (
-    deliveries.update()
-    .where(_C.digest_id == _PICKED.c.digest_id, _C.email == _PICKED.c.email)
-    .where(_DUE)
-    .values(
-        status="sending",
-        attempts=_C.attempts + 1,
-        worker=_bind("b_worker", _C.worker),
-        lease_until=_bind("b_lease", _C.lease_until),
-        updated=_bind("b_now", _C.updated),
-    )
-    .returning(*deliveries.c)
-)
-_KEY = (_C.digest_id == _bind("b_d", _C.digest_id)) & (_C.email == _bind("b_e", _C.email))
-_MARK = (
-    deliveries.update()
-    .where(_KEY)
-    .values(
-        status=_bind("b_status", _C.status),
-        attempts=sa.func.coalesce(
-            _bind("b_attempts", _C.attempts), _C.attempts + _bind("b_counted", _C.attempts)
-        ),
-        last_error=_bind("b_error", _C.last_error),
-        updated=_bind("b_now", _C.updated),
-        next_attempt=_bind("b_next_attempt", _C.next_attempt),
-    )
-)
-_CLAIM_ONE = _MARK.where(_C.status.in_(("pending", "sending")))  # not one cancelled meanwhile
-_HELD_BY = (_C.status == "sending") & _C.worker.in_(sa.bindparam("b_workers", expanding=True))
-_RENEW = deliveries.update().where(_HELD_BY).values(lease_until=_bind("b_lease", _C.lease_until))
-_FREE = deliveries.update().where(_HELD_BY & _C.lease_until.is_not(None)).values(lease_until=None)
-_CONFIRM = (
-    deliveries.update()
-    .where(_KEY & (_C.status == "sending") & (_C.worker == _bind("b_worker", _C.worker)))
-    .values(lease_until=_bind("b_lease", _C.lease_until))
-)
-_RELEASE = (
-    deliveries.update()
-    .where(_KEY & (_C.status == "sending") & (_C.worker == _bind("b_worker", _C.worker)))
-    .values(
-        status="pending",
-        attempts=_bind("b_attempts", _C.attempts),
-        updated=_bind("b_now", _C.updated),
-    )
-)

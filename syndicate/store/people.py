@@ -11,7 +11,6 @@ queued in. Nothing here validates addresses.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from syndicate.models import Subscriber, SubscriberStatus
+from syndicate.store.base import StoreBase
 from syndicate.store.schema import deliveries, subscribers
 
 
@@ -49,11 +49,8 @@ class Upserted:
     kept_inactive: list[str] = field(default_factory=list)  # unsubscribed, bounced, complained
 
 
-class People:
-    """Subscribers; `Store` supplies the connection handling."""
-
-    def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError
+class People(StoreBase):
+    """Subscribers; `StoreBase` supplies the connection handling."""
 
     def upsert_subscribers(
         self, people: Sequence[Subscriber], now: datetime, *, resubscribe: bool = False

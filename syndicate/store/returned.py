@@ -1,5 +1,5 @@
 """Returned mail in the state database: which messages were processed, and what they did to
-the list. A mixin of `Store`; SQL only.
+the list. A mixin of `Store` (on `StoreBase`); SQL only.
 
 `record_returned` writes the message's key and its effect on the subscriber in one
 transaction: a message already recorded is never counted again (a rerun, a crash after the
@@ -11,7 +11,6 @@ Time is passed in; nothing here reads mail.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from syndicate.store.base import StoreBase
 from syndicate.store.people import cancel_pending, same_address
 from syndicate.store.schema import STANDING, deliveries, returned, subscribers
 
@@ -42,11 +42,8 @@ class LastBounce:
     received: datetime
 
 
-class Returns:
-    """Returned mail; `Store` supplies the connection handling."""
-
-    def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError
+class Returns(StoreBase):
+    """Returned mail."""
 
     def returned_kinds(self, keys: Iterable[str]) -> dict[str, str]:
         """The kind each already-recorded key was recorded as (keys not recorded are absent)."""

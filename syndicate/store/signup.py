@@ -9,7 +9,6 @@ clock or sends mail.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from syndicate.store.base import StoreBase
 from syndicate.store.schema import deliveries, signups, subscribers
 
 Outcome = Literal["mail", "address-limit", "client-limit"]
@@ -42,11 +42,8 @@ def _count(conn: Connection, *where: sa.ColumnElement[bool]) -> int:
     return int(conn.scalar(sa.select(sa.func.count()).select_from(signups).where(*where)) or 0)
 
 
-class Signups:
-    """The web form's sign-ups; `Store` supplies the connection handling."""
-
-    def _tx(self, *, write: bool = True) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError
+class Signups(StoreBase):
+    """The web form's sign-ups; `StoreBase` supplies the connection handling."""
 
     def record_signup(
         self, person: Signup, client: str, *, per_address: int, per_client: int, forget: datetime
