@@ -344,3 +344,35 @@ def test_a_254_character_address_gets_an_eml_file(tmp_path: Path) -> None:
     (eml,) = (tmp_path / "outbox" / "d").iterdir()
     assert eml.name.startswith("a" * 64 + "@") and eml.name.endswith(".eml")
     assert len(eml.name.encode()) <= 255
+
+
+def test_a_publish_killed_after_its_renames_does_not_wedge_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed between putting new files in place and recording them in the manifest
+    (test_crash hit this: `atom.xml: not written by syndicate`, exit 1 on every later run).
+    The publish writes its records ahead; the next one proves the files are syndicate's."""
+    import syndicate.deliver as deliver
+
+    publish(tmp_path, {"atom.xml": b"one", "index.html": b"home"})
+    real_write = deliver._write
+
+    def killed_before_the_manifest(folder, name, data, *, private):  # type: ignore[no-untyped-def]
+        if name in (deliver.BACKUP, deliver.MANIFEST):
+            raise KeyboardInterrupt("SIGKILL stand-in: the process ends here")
+        return real_write(folder, name, data, private=private)
+
+    monkeypatch.setattr(deliver, "_write", killed_before_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        publish(tmp_path, {"atom.xml": b"two", "index.html": b"home"})
+    monkeypatch.undo()
+    assert (tmp_path / "atom.xml").read_bytes() == b"two"  # renamed before the "kill"
+    assert (tmp_path / deliver.PENDING).exists()
+
+    result = publish(tmp_path, {"atom.xml": b"three", "index.html": b"home"})
+    assert result.refused == ()
+    assert (tmp_path / "atom.xml").read_bytes() == b"three"
+    assert not (tmp_path / deliver.PENDING).exists()
+    (tmp_path / "index.html").write_bytes(b"edited by hand")  # and a hand edit is still refused
+    edited = publish(tmp_path, {"atom.xml": b"three", "index.html": b"home 2"})
+    assert [r.split(":")[0] for r in edited.refused] == ["index.html"]

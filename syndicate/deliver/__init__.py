@@ -33,6 +33,7 @@ __all__ = [
 
 STAMP = ".syndicate-stamp"
 BACKUP = ".syndicate-manifest.backup.json"
+PENDING = ".syndicate-manifest.pending.json"  # what a publish is about to rename into place
 PUBLIC, PRIVATE = 0o644, 0o600
 
 
@@ -99,6 +100,27 @@ def load_manifest(root: Path) -> Manifest:
     if backup.damage or not backup.files:
         return Manifest(damage=f"{manifest.damage}; rebuilt from the files syndicate reproduces")
     return Manifest(backup.files, damage=f"{manifest.damage}; recovered from {BACKUP}")
+
+
+def _recover(root: Path, folder: Folder) -> Manifest:
+    """The manifest, with what a killed publish had written ahead (`PENDING`) folded in: each
+    file on disk that is exactly as that publish wrote it is syndicate's, under its new record;
+    every other file keeps its old one. Recorded at once, so at most one write-ahead exists."""
+    manifest = load_manifest(root)
+    pending = records.parse(_read_file(root / PENDING))
+    if not pending.files:
+        return manifest
+    merged = dict(manifest.files)
+    for path, record in pending.files.items():
+        info = folder.lstat(path)
+        if info is None or not stat.S_ISREG(info.st_mode) or record.size < 0:
+            continue
+        if record.matches(info.st_size, info.st_mtime_ns):  # as that publish left it
+            merged[path] = record
+    for name in (BACKUP, MANIFEST):
+        _write(folder, name, records.dump(merged), private=False)
+    folder.unlink(PENDING)
+    return Manifest(merged, damage=manifest.damage)
 
 
 def read_manifest(root: Path) -> dict[str, str]:
@@ -250,12 +272,15 @@ def _publish(
     keys: Mapping[str, str],
     stamp: str,
 ) -> WriteResult:
-    job = _Publish(folder, load_manifest(root))
+    job = _Publish(folder, _recover(root, folder))
     try:
         for path, data in rendered:
             job.stage(path, data, keys.get(path, ""))
         if job.staged:
             _sync_filesystem(root)
+            # written ahead: a run killed among the renames below leaves files that the next
+            # run can still prove are syndicate's (see `_recover`)
+            _write(folder, PENDING, records.dump(job.files), private=False)
         for temp, path in job.staged:
             job.rename(temp, path)
         for path in {split(root, path)[0] for _, path in job.staged if path not in job.refused}:
@@ -269,6 +294,7 @@ def _publish(
         for name in (BACKUP, MANIFEST):  # the backup first: one of them is always whole
             _write(folder, name, records.dump(job.files), private=False)
         _write(folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
+        folder.unlink(PENDING)  # gone already is fine
     except OSError as exc:
         job.unstage()
         raise DeliveryError(f"cannot write to {root}: {exc.strerror or exc}") from exc
