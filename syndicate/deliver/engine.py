@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from syndicate import deliver
 from syndicate.config import Config
@@ -37,7 +38,7 @@ def sender_for(config: Config) -> deliver.Sender:
     if config.email.delivery == "file":
         return deliver.FileSender(config.paths.outbox)
     smtp = config.smtp
-    envelope = config.email.sender.rsplit("<", 1)[-1].rstrip("> ")
+    envelope = parseaddr(config.email.sender)[1]  # as the From header reads it (render.message)
     return deliver.SmtpSender(
         host=smtp.host,
         port=smtp.port,
