@@ -376,3 +376,14 @@ def test_a_publish_killed_after_its_renames_does_not_wedge_the_next(
     (tmp_path / "index.html").write_bytes(b"edited by hand")  # and a hand edit is still refused
     edited = publish(tmp_path, {"atom.xml": b"three", "index.html": b"home 2"})
     assert [r.split(":")[0] for r in edited.refused] == ["index.html"]
+
+
+def test_temp_files_are_cleaned_from_the_listing_the_caller_made(tmp_path: Path) -> None:
+    """The pipeline hands publish the listing it already walked: stale temps in it still go."""
+    from syndicate.deliver import present
+
+    publish(tmp_path, {"articles/a.html": b"a"})
+    stale = tmp_path / "articles" / ".syndicate-0123456789abcdef.tmp"
+    stale.write_bytes(b"half a page")
+    publish(tmp_path, {"articles/a.html": b"a2"}, on_disk=present(tmp_path))
+    assert not stale.exists() and (tmp_path / "articles" / "a.html").read_bytes() == b"a2"

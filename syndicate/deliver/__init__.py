@@ -226,9 +226,10 @@ def _remove_empty_folders(folder: Folder, removed: list[str]) -> None:
         folder.rmdir(path.as_posix())
 
 
-def _clean_temps(root: Path, folder: Folder) -> None:
-    """Remove temp files a killed run left behind (no other run writes here: the lock)."""
-    for path in present(root):
+def _clean_temps(folder: Folder, on_disk: Iterable[str]) -> None:
+    """Remove temp files a killed run left behind (no other run writes here: the lock), among
+    `on_disk`: the folder as listed before this publish (its own temps are renamed or removed)."""
+    for path in on_disk:
         if TEMP.fullmatch(path.rsplit("/", 1)[-1]):
             with contextlib.suppress(OSError, Refused):
                 folder.unlink(path)
@@ -239,6 +240,8 @@ def publish(
     rendered: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
     keys: Mapping[str, str] | None = None,
     stamp: str = "",
+    *,
+    on_disk: set[str] | None = None,
 ) -> WriteResult:
     """Make `root` hold exactly the files named in `keys` among the files syndicate manages.
 
@@ -251,6 +254,7 @@ def publish(
     changed since), a symlink, or a path through one is never written or removed: it is
     reported in `refused`. Last, the manifest and `stamp` are recorded.
     Given a mapping and no keys, the mapping is the whole folder (keys "": compare bytes).
+    `on_disk`: the folder's files as the caller already listed them (`present`), to spare a walk.
     """
     if isinstance(rendered, Mapping):
         keys = dict.fromkeys(rendered, "") if keys is None else keys
@@ -262,7 +266,7 @@ def publish(
     except OSError as exc:
         raise DeliveryError(f"cannot write to {root}: {exc.strerror or exc}") from exc
     with folder:
-        return _publish(root, folder, rendered, keys, stamp)
+        return _publish(root, folder, rendered, keys, stamp, on_disk)
 
 
 def _publish(
@@ -271,6 +275,7 @@ def _publish(
     rendered: Iterable[tuple[str, bytes]],
     keys: Mapping[str, str],
     stamp: str,
+    on_disk: set[str] | None,
 ) -> WriteResult:
     job = _Publish(folder, _recover(root, folder))
     try:
@@ -290,7 +295,7 @@ def _publish(
         job.files = {**kept, **job.files}
         removed = job.remove(sorted(set(job.old.files) - set(keys)))
         _remove_empty_folders(folder, removed)
-        _clean_temps(root, folder)
+        _clean_temps(folder, present(root) if on_disk is None else on_disk)
         for name in (BACKUP, MANIFEST):  # the backup first: one of them is always whole
             _write(folder, name, records.dump(job.files), private=False)
         _write(folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
