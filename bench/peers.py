@@ -111,7 +111,8 @@ HUGO_LAYOUTS = {  # layouts/_default/<name>: Hugo renders nothing without templa
 </ul></body></html>
 """,
     "rss.xml": """{{ printf "<?xml version=\\"1.0\\" encoding=\\"utf-8\\"?>" | safeHTML }}
-<rss version="2.0"><channel><title>{{ .Site.Title }}{{ if not .IsHome }}: {{ .Title }}{{ end }}</title>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>{{ .Site.Title }}{{ if not .IsHome }}: {{ .Title }}{{ end }}</title>
 <link>{{ .Permalink }}</link><description>{{ .Site.Title }}</description><language>en</language>
 {{ range first 20 .Pages }}<item><title>{{ .Title }}</title><link>{{ .Permalink }}</link>
 <guid>{{ .Permalink }}</guid><pubDate>{{ .Date.Format "Mon, 02 Jan 2006 15:04:05 -0700" | safeHTML }}</pubDate>
