@@ -14,7 +14,7 @@ formats, one folder each:
     tag links, the body), the index and each tag's page paginated by 20 (title and summary
     per article), the list of tags, and an RSS feed (20 newest, full HTML) for the site and
     for each tag. The speed-of-light anchor for site generation (Go, parallel, no state);
-  - our plain-text `.txt` format (the sample's), and
+  - our plain-text `.txt` format (the sample's; it carries no tags), and
   - our Markdown `.md` with `+++` TOML front matter,
 each run by `syndicate -q run --now ...` as a process on a fresh site and state: a page per
 article, the paginated index, a page and RSS, Atom and JSON Feed per tag and for the site, and
