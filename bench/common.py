@@ -146,9 +146,12 @@ class Report:
               f"max {max(values):.4g}) {note}", flush=True)  # fmt: skip
         return median
 
-    def target(self, target: str, figure: str, met: bool) -> None:
-        self.targets.append({"target": target, "figure": figure, "met": met})
+    def target(self, target: str, figure: str, met: bool, limit: str = "") -> None:
+        """One row of the targets table; a missed target says what limits it, measured."""
+        self.targets.append({"target": target, "figure": figure, "met": met, "limit": limit})
         print(f"TARGET {'met   ' if met else 'MISSED'} {target}: {figure}", flush=True)
+        if limit:
+            print(f"       limited by: {limit}", flush=True)
 
     def write(self, path: Path | None) -> None:
         if path is not None:
