@@ -1,8 +1,9 @@
-"""The keys a pass signs with: the key of unsubscribe tokens and the DKIM key, resolved once per
-pass (`resolve`) rather than per message or per call.
+"""The keys a pass signs with: the key of unsubscribe tokens and the DKIM keys (RSA and, as an
+option, Ed25519, loaded into one `Signer`), resolved once per pass (`resolve`) rather than per
+message or per call.
 
-Reads key files and, for file delivery only, keeps a generated key in the state database; sends
-nothing and renders nothing.
+Reads key files (with the secret-file checks: owner-only) and, for file delivery only, keeps a
+generated key in the state database; sends nothing and renders nothing.
 """
 
 from __future__ import annotations
