@@ -87,6 +87,7 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
     host = urlsplit(cfg.site.url).hostname or "localhost"
     secret_file = str(root / cfg.email.secret_file) if cfg.email.secret_file else ""
     password_file = str(root / cfg.smtp.password_file) if cfg.smtp.password_file else ""
+    ed25519_key = cfg.email.dkim_ed25519_key
     web = dataclasses.replace(cfg.web, url=cfg.web.url or cfg.site.url)
     email = dataclasses.replace(
         cfg.email,
@@ -95,6 +96,7 @@ def _resolve(cfg: Config, root: Path, env: Mapping[str, str]) -> Config:
         secret=_secret(env, cfg.email.secret_env, secret_file, "email.secret_file"),
         secret_file=secret_file,
         dkim_key=str(root / cfg.email.dkim_key) if cfg.email.dkim_key else "",
+        dkim_ed25519_key=str(root / ed25519_key) if ed25519_key else "",
     )
     smtp = dataclasses.replace(
         cfg.smtp,

@@ -114,8 +114,12 @@ def _with_token(value: str) -> str:
 
 
 def _selector(value: str, info: ValidationInfo) -> str:
-    if info.data.get("dkim_key") and not value:
-        raise ValueError("is required when email.dkim_key is set")
+    """`dkim_selector` or `dkim_ed25519_selector`: needed with its key; two keys, two names."""
+    key = str(info.field_name).replace("selector", "key")
+    if info.data.get(key) and not value:
+        raise ValueError(f"is required when email.{key} is set")
+    if key != "dkim_key" and value and value == info.data.get("dkim_selector"):
+        raise ValueError("must differ from email.dkim_selector (each key has its own DNS record)")
     return value
 
 
@@ -227,6 +231,10 @@ class EmailConfig:
     dkim_key: Str = ""  # path of a PEM private key; empty = no DKIM signature
     dkim_selector: Annotated[Str, AfterValidator(_selector), Field(validate_default=True)] = ""
     dkim_domain: Str = ""  # default: the From address's domain
+    dkim_ed25519_key: Str = ""  # an Ed25519 key (RFC 8463), signing beside or instead of RSA
+    dkim_ed25519_selector: Annotated[
+        Str, AfterValidator(_selector), Field(validate_default=True)
+    ] = ""
     secret: Secret = field(default=None, repr=False)  # from secret_env or secret_file
 
 

@@ -1,8 +1,9 @@
-"""The keys a pass signs with: the key of unsubscribe tokens and the DKIM key, resolved once per
-pass (`resolve`) rather than per message or per call.
+"""The keys a pass signs with: the key of unsubscribe tokens and the DKIM keys (RSA and, as an
+option, Ed25519, loaded into one `Signer`), resolved once per pass (`resolve`) rather than per
+message or per call.
 
-Reads key files and, for file delivery only, keeps a generated key in the state database; sends
-nothing and renders nothing.
+Reads key files (with the secret-file checks: owner-only) and, for file delivery only, keeps a
+generated key in the state database; sends nothing and renders nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 
 from syndicate.config import Config
 from syndicate.errors import ConfigError
-from syndicate.render.dkim import DkimKey, sign
+from syndicate.render.dkim import Algorithm, DkimKey, Signer
 from syndicate.render.message import sender_domain
+from syndicate.secretfile import read_secret_file
 from syndicate.store import Store
 
 log = logging.getLogger("syndicate")
+_ED25519 = "email.dkim_ed25519_key"
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,12 @@ class Keys:
     """What a pass signs with: unsubscribe tokens (`signing`) and, if configured, DKIM."""
 
     signing: str
-    dkim: DkimKey | None
+    dkim: Signer | None
 
 
 def resolve(config: Config, store: Store) -> Keys:
     """Both keys, or a ConfigError naming the setting that is missing or unreadable."""
-    return Keys(signing_key(config, store), dkim_key(config))
+    return Keys(signing_key(config, store), dkim_signer(config))
 
 
 def signing_key(config: Config, store: Store) -> str:
@@ -55,17 +58,18 @@ def signing_key(config: Config, store: Store) -> str:
     return stored
 
 
-def dkim_key(config: Config) -> DkimKey | None:
-    """The DKIM signing key, read once per run, or None when `[email] dkim_key` is unset."""
+def dkim_signer(config: Config) -> Signer | None:
+    """The DKIM keys (`[email] dkim_key`, RSA, and `dkim_ed25519_key`), read once per run and
+    checked as secrets are (readable by their owner only), or None when neither is set."""
     email = config.email
-    if not email.dkim_key:
-        return None
-    try:
-        pem = Path(email.dkim_key).read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read {email.dkim_key}: {exc.strerror}", key="email.dkim_key"
-        ) from None
-    key = DkimKey(pem, email.dkim_selector, email.dkim_domain or sender_domain(email.sender))
-    sign(b"From: a@example.org\r\nSubject: key check\r\n\r\n", key)  # a bad key fails here
-    return key
+    domain = email.dkim_domain or sender_domain(email.sender)
+    configured: tuple[tuple[str, str, Algorithm, str], ...] = (
+        (email.dkim_key, email.dkim_selector, "rsa-sha256", "email.dkim_key"),
+        (email.dkim_ed25519_key, email.dkim_ed25519_selector, "ed25519-sha256", _ED25519),
+    )
+    keys = [
+        DkimKey(read_secret_file(Path(path), setting).encode(), selector, domain, kind, setting)
+        for path, selector, kind, setting in configured
+        if path
+    ]
+    return Signer(keys) if keys else None  # a key of the wrong kind fails here, named

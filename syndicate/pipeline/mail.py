@@ -16,7 +16,6 @@ from syndicate.deliver.leases import free_dead_claims
 from syndicate.models import Delivery
 from syndicate.pipeline.context import Pass
 from syndicate.render.common import Site
-from syndicate.render.dkim import sign
 from syndicate.render.message import Skeleton
 from syndicate.tokens import make_token
 from syndicate.verp import envelope_id, mailto_token, tagged
@@ -57,8 +56,7 @@ def deliver_pending(run: Pass, site: Callable[[], Site]) -> Outcome:
     def build(delivery: Delivery) -> bytes:
         url = config.email.unsubscribe_url.replace("{token}", make_token(key, delivery.email))
         mailto = _mailto(config, key, delivery.email)
-        message = skeletons[delivery.digest_id].build(delivery, url, mailto)
-        return message if dkim is None else sign(message, dkim)
+        return skeletons[delivery.digest_id].build(delivery, url, mailto, dkim)
 
     envelope = _envelope(config, key)
     return send_due(config, store, now, sum(due.values()), build, run.clock, run.progress, envelope)

@@ -25,7 +25,7 @@ from syndicate.deliver.engine import sender_for
 from syndicate.errors import DeliveryError, SyndicateError
 from syndicate.models import Subscriber
 from syndicate.render.common import Site
-from syndicate.render.dkim import DkimKey, sign
+from syndicate.render.dkim import Signer
 from syndicate.render.message import build_notice
 from syndicate.render.web import confirmation_parts
 from syndicate.store import Outcome, Signup, Store
@@ -53,7 +53,7 @@ class Reader:
     key: str  # signs the tokens
     site: Site
     env: jinja2.Environment
-    dkim: DkimKey | None = None
+    dkim: Signer | None = None
 
     @property
     def lifetime(self) -> timedelta:
@@ -117,7 +117,7 @@ def sign_up(
     except DeliveryError as exc:  # a header that would not be exactly the one meant: no mail
         log.error("event=confirmation-refused error=%s", exc)
         return outcome, None
-    message = message if reader.dkim is None else sign(message, reader.dkim)
+    message = message if reader.dkim is None else reader.dkim.sign(message)
     return outcome, Notice(person.ident, person.email, message)
 
 

@@ -2,7 +2,8 @@
 
 multipart/alternative (text/plain, then text/html), a deterministic Message-ID (per publication,
 digest and recipient) and Date, and headers written by `render.headers`, so that no title or
-name can break a line or add a header; each finished header block is checked before it leaves.
+name can break a line or add a header; each finished header block is checked before it leaves;
+DKIM-signed (`render.dkim`) when a signer is given.
 Pure: no I/O, no clock.
 """
 
@@ -16,8 +17,10 @@ from email.utils import format_datetime, parseaddr
 
 from syndicate.models import Delivery, Digest
 from syndicate.render import headers
+from syndicate.render.canon import Body, Fixed
 from syndicate.render.common import Site
 from syndicate.render.digest import substitute
+from syndicate.render.dkim import Signer
 from syndicate.text import slugify
 
 
@@ -49,30 +52,31 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(crlf.encode("utf-8"), istext=True)
 
 
-Chunks = tuple[bytes | str, ...]
+Chunks = tuple[Fixed | str, ...]
 
 
 def _chunks(document: str, marker: str) -> Chunks:
-    """`document` quoted-printable-encoded once: runs of lines without a placeholder as bytes,
-    lines with one kept as text to personalise and encode per recipient. Quoted-printable
-    encodes each line on its own, so joining the pieces gives the same bytes as encoding all."""
-    chunks: list[bytes | str] = []
+    """`document` quoted-printable-encoded once: runs of lines without a placeholder as `Fixed`
+    pieces, lines with one kept as text to personalise and encode per recipient.
+    Quoted-printable encodes each line on its own, so joining the pieces gives the same bytes
+    as encoding all."""
+    chunks: list[Fixed | str] = []
     plain: list[str] = []
     for line in document.splitlines():
         if f"%%{marker}:" in line:
-            chunks += [_qp("\n".join(plain))] if plain else []
+            chunks += [Fixed(_qp("\n".join(plain)))] if plain else []
             chunks.append(line)
             plain = []
         else:
             plain.append(line)
-    return tuple(chunks + ([_qp("\n".join(plain))] if plain else []))
+    return tuple(chunks + ([Fixed(_qp("\n".join(plain)))] if plain else []))
 
 
-def _personal(chunks: Chunks, marker: str, values: dict[str, str], *, escape: bool) -> bytes:
-    return b"".join(
-        c if isinstance(c, bytes) else _qp(substitute(c, marker, values, escape=escape))
+def _personal(chunks: Chunks, marker: str, values: dict[str, str], *, escape: bool) -> Body:
+    return [
+        c if isinstance(c, Fixed) else _qp(substitute(c, marker, values, escape=escape))
         for c in chunks
-    )
+    ]
 
 
 _PART = (
@@ -84,7 +88,9 @@ _PART = (
 class Skeleton:
     """One digest's message with the recipient left out: every header that is the same for all
     recipients is folded once, so building a copy only folds To, Message-ID and
-    List-Unsubscribe, substitutes the placeholders and quoted-printable-encodes two bodies."""
+    List-Unsubscribe, substitutes the placeholders and quoted-printable-encodes two bodies;
+    the bodies' unchanging lines are `Fixed` pieces, so a DKIM signer canonicalises them once
+    per digest and per copy only the lines that differ."""
 
     digest: Digest
     domain: str
@@ -111,10 +117,20 @@ class Skeleton:
             _chunks(digest.text, digest.marker), _chunks(digest.html, digest.marker),
         )  # fmt: skip
 
-    def build(self, delivery: Delivery, unsubscribe_url: str, mailto: str = "") -> bytes:
-        """This recipient's copy; raises DeliveryError (permanent) if a header would not be
-        exactly the one meant (see `headers.check_block`). `mailto`: this recipient's `mailto:`
-        unsubscribe URI (default: the From address)."""
+    def build(
+        self, delivery: Delivery, unsubscribe_url: str, mailto: str = "", dkim: Signer | None = None
+    ) -> bytes:
+        """This recipient's copy, signed by `dkim` if given; raises DeliveryError (permanent)
+        if a header would not be exactly the one meant (see `headers.check_block`). `mailto`:
+        this recipient's `mailto:` unsubscribe URI (default: the From address)."""
+        head, body = self.parts(delivery, unsubscribe_url, mailto)
+        signatures = b"" if dkim is None else dkim.signatures(head, body)
+        raw = [piece.raw if isinstance(piece, Fixed) else piece for piece in body]
+        return b"".join((signatures, head, b"\r\n", *raw))
+
+    def parts(self, delivery: Delivery, unsubscribe_url: str, mailto: str) -> tuple[bytes, Body]:
+        """This recipient's header block (checked) and body, the body as pieces whose `Fixed`
+        ones are shared by every copy (so a signer canonicalises them once)."""
         values = {"email": delivery.email, "unsubscribe_url": unsubscribe_url}
         marker = self.digest.marker
         mid = message_id(self.list_ident, self.digest.id, delivery.email, self.domain)
@@ -128,13 +144,12 @@ class Skeleton:
             b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n',
         ))  # fmt: skip
         headers.check_block(head)
-        head += b"\r\n"
         line = b"--" + boundary + b"\r\n"
-        return b"".join((
-            head, line, _PART % b"plain", _personal(self.text, marker, values, escape=False),
-            b"\r\n", line, _PART % b"html", _personal(self.html, marker, values, escape=True),
-            b"\r\n--", boundary, b"--\r\n",
-        ))  # fmt: skip
+        return head, [
+            line + _PART % b"plain", *_personal(self.text, marker, values, escape=False),
+            b"\r\n" + line + _PART % b"html", *_personal(self.html, marker, values, escape=True),
+            b"\r\n--" + boundary + b"--\r\n",
+        ]  # fmt: skip
 
 
 def build_message(

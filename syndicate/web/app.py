@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from syndicate.config import Config
 from syndicate.errors import ConfigError
 from syndicate.pipeline import signup
-from syndicate.pipeline.keys import dkim_key, signing_key
+from syndicate.pipeline.keys import dkim_signer, signing_key
 from syndicate.pipeline.signup import LinkRefused, Reader
 from syndicate.render.common import make_environment, site_for
 from syndicate.render.web import Form, Page, web_page
@@ -248,7 +248,7 @@ def _prepare(config: Config, store: Store) -> Reader:
         key=signing_key(config, store),
         site=site_for(config, ctas=store.ctas()),
         env=make_environment(config.paths.templates),
-        dkim=dkim_key(config),
+        dkim=dkim_signer(config),
     )
 
 
