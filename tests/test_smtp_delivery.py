@@ -311,7 +311,8 @@ def test_auth_uses_the_password_from_the_environment(
 @pytest.mark.parametrize(
     ("line", "key"),
     [("max_attempts = 0", "smtp.max_attempts"), ("rate_per_second = -1", "smtp.rate_per_second"),
-     ("retry_after = -5", "smtp.retry_after")],
+     ("retry_after = -5", "smtp.retry_after"), ("in_flight = 0", "smtp.in_flight"),
+     ("in_flight = 1001", "smtp.in_flight"), ('pipelining = "yes"', "smtp.pipelining")],
 )  # fmt: skip
 def test_bad_smtp_settings_name_the_key(sample: Path, line: str, key: str) -> None:
     from syndicate.errors import ConfigError
