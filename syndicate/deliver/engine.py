@@ -33,7 +33,7 @@ from syndicate.errors import DeliveryError, StoreError
 from syndicate.models import Delivery, Mark, Progress, no_progress
 
 log = logging.getLogger("syndicate")
-MAX_CLAIM = 32  # the most messages one worker claims at once
+MAX_CLAIM = 100  # the most messages one worker claims at once
 
 
 def sender_for(config: Config) -> deliver.Sender:

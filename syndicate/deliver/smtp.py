@@ -128,13 +128,16 @@ class SmtpSender:
         return f"{self.host}:{self.port}"
 
     def _open(self) -> _SMTP:
-        context = ssl.create_default_context(cafile=self.ca_file or None)
         if self.security == "ssl":
-            return _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            return _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
         conn = _SMTP(self.host, self.port, timeout=self.timeout)
         if self.security == "starttls":
-            conn.starttls(context=context)
+            conn.starttls(context=self._tls())
         return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        """Made only when TLS is used: loading the system's CAs costs tens of milliseconds."""
+        return ssl.create_default_context(cafile=self.ca_file or None)
 
     def _connect(self) -> _SMTP:
         try:
