@@ -108,6 +108,18 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """One message's outcome, as the ledger records it: its new status and last error, when a
+    pending one is due again (None: at once) and its attempts (None: as the claim counted)."""
+
+    delivery: Delivery
+    status: DeliveryStatus
+    error: str = ""
+    next_attempt: datetime | None = None
+    attempts: int | None = None
+
+
+@dataclass(frozen=True)
 class Claim:
     """The messages one worker (`host/pid/thread`) holds `sending`, and its latest lease."""
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import re
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from .conftest import RecordingHandler
 
@@ -48,6 +50,35 @@ class Sink(RecordingHandler):
         return [rcpt for _, rcpts, _ in self.messages for rcpt in rcpts]
 
 
+class PipeliningSink(Sink):
+    """A `Sink` that offers PIPELINING (RFC 2920) in its EHLO answer, as Postfix does (aiosmtpd
+    reads pipelined commands in order but does not say so), and keeps every chunk of bytes it
+    reads off the wire (with `Wiretap`), so a test can see which commands came in one write."""
+
+    def __init__(self, *, offer: bool = True) -> None:
+        super().__init__()
+        self.offer = offer
+        self.chunks: list[bytes] = []
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        session.host_name = hostname  # this hook's duty in aiosmtpd's EHLO
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.offer else responses
+
+    def grouped(self) -> int:
+        """Chunks that carried a whole envelope, MAIL FROM to DATA, in one write."""
+        return sum(
+            1 for c in self.chunks if re.match(rb"MAIL FROM:.*\r\nRCPT TO:.*\r\nDATA\r\n$", c)
+        )
+
+
+class Wiretap(SMTP):
+    """aiosmtpd's protocol, handing each chunk it receives to its handler's `chunks` first."""
+
+    def data_received(self, data: bytes) -> None:
+        self.event_handler.chunks.append(bytes(data))
+        super().data_received(data)
+
+
 class LocalController(Controller):
     """aiosmtpd's threaded server on 127.0.0.1: on `port`, or with port 0 on one the kernel
     picks, which no other process can be holding; `.port` is the real one once started."""
@@ -56,6 +87,11 @@ class LocalController(Controller):
         super().__init__(
             handler, hostname="127.0.0.1", port=port, ready_timeout=READY_TIMEOUT, **options
         )
+
+    def factory(self) -> SMTP:
+        if isinstance(self.handler, PipeliningSink):
+            return Wiretap(self.handler, **self.SMTP_kwargs)
+        return super().factory()  # type: ignore[no-any-return]
 
     def _trigger_server(self) -> None:
         """Learn the bound port before aiosmtpd's first connection to its own server."""

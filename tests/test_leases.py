@@ -282,10 +282,11 @@ def test_the_heartbeat_keeps_renewing_its_workers_claims(tmp_path: Path) -> None
 def test_a_message_taken_over_before_the_hand_over_is_never_sent(
     sample: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Confirm-before-send: while the worker hands its first claimed message over, another
-    sender (far away, its heartbeat starved our lease) takes over the rest of its claim. The
-    worker must not send those: they are the other sender's now, held under its lease, and
-    the run's summary says so."""
+    """Confirm-before-send: while the worker hands its first claimed message over, it stalls
+    for a whole lease (the clock jumps) and another sender (far away: its heartbeat starved our
+    lease) takes over the rest of its claim. The worker must not send those: the claim no longer
+    vouches for them, the database says they are the other sender's now, held under its lease,
+    and the run's summary says so."""
     from syndicate import pipeline
 
     from .smtp_servers import Sink, serving
@@ -294,10 +295,12 @@ def test_a_message_taken_over_before_the_hand_over_is_never_sent(
     database = sample / "state" / "syndicate.db"
     until = NOW + timedelta(hours=1)
     stolen: list[str] = []
+    stalled = [timedelta(0)]
 
     class Thief(Sink):
         async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
             if not self.messages:  # the worker waits for this answer: take the rest now
+                stalled[0] = timedelta(seconds=LEASE + 1)
                 with sqlite3.connect(database) as db:
                     stolen.extend(e for (e,) in db.execute(
                         "UPDATE deliveries SET worker = 'far.example/9/t1', lease_until = ? "
@@ -308,8 +311,8 @@ def test_a_message_taken_over_before_the_hand_over_is_never_sent(
 
     sink = Thief()
     with serving(sink) as port:
-        config = smtp_site(sample, port, max_connections=1)
-        report = pipeline.run_once(config, NOW)
+        config = smtp_site(sample, port, max_connections=1, lease=LEASE)
+        report = pipeline.run_once(config, NOW, clock=lambda: NOW + stalled[0])
     assert len(stolen) >= 1  # the worker had claimed more than the one message it was sending
     assert not set(stolen) & set(sink.recipients())  # never sent by the worker that lost them
     assert sorted(sink.recipients()) == sorted(set(EVERYONE) - set(stolen))

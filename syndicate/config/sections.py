@@ -254,6 +254,9 @@ class SmtpConfig:
     retry_after: Annotated[Float, Field(ge=0, le=604_800)] = 300
     # seconds a dead worker's claims stay its own (live ones renew theirs)
     lease: Annotated[Float, Field(ge=1, le=604_800)] = 30
+    # messages a connection hands over before their outcomes are committed (a crash resends)
+    in_flight: Annotated[Int, Field(ge=1, le=1_000)] = 16
+    pipelining: Bool = True  # RFC 2920, where the server offers it
     ca_file: Str = ""
     password: Secret = field(default=None, repr=False)  # from password_env or _file
 

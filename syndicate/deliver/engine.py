@@ -2,14 +2,16 @@
 
 SMTP runs `[smtp] max_connections` threads, one connection each, paced to
 `[smtp] rate_per_second`; each worker claims a few due messages at a time (leased to it, the
-leases kept alive by a heartbeat, see `leases`), confirms in the database right before each
-hand-over that the message is still its own, and commits every outcome at once, one at a time
-(a lock), so a crash loses nothing, never re-sends a `sent` message, and a live worker never
-sends a message another worker took over. 4xx answers are deferred to later runs with
-exponential backoff up to `[smtp] max_attempts`; a 5xx answer to the recipient fails that
-message and marks the address bounced; an unreachable server stops the batch and defers the
-rest. Holds no SQL and no SMTP; never reads the clock (`now` and `clock` are passed in); the
-state comes in as a `Ledger` (the store satisfies it) and messages from the caller's `Builder`.
+leases kept alive by a heartbeat, see `leases`), hands a message over only while the database's
+last word says it is still its own (the claim or a confirm within a third of the lease; else it
+confirms the rest of its claim in one statement), and passes every outcome to the `recorder`,
+which commits them in groups while the workers go on sending. A worker hands over at most
+`[smtp] in_flight` messages whose outcomes are not yet committed: a crash loses nothing, sends
+at most that many per connection again, never re-sends a `sent` message, and a live worker
+never sends a message another worker took over. What a failure means is `outcomes`; an
+unreachable server stops the batch and defers the rest. Holds no SQL and no SMTP; never reads
+the clock (`now` and `clock` are passed in); the state comes in as a `Ledger` (the store
+satisfies it) and messages from the caller's `Builder`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from syndicate import deliver
 from syndicate.config import Config
 from syndicate.deliver.leases import Heartbeat, Held, protected, worker_name
 from syndicate.deliver.ledger import Ledger
+from syndicate.deliver.outcomes import classify
+from syndicate.deliver.recorder import Entry, Recorder
 from syndicate.errors import DeliveryError, StoreError
-from syndicate.models import Delivery, Progress, no_progress
+from syndicate.models import Delivery, Mark, Progress, no_progress
 
 log = logging.getLogger("syndicate")
-MAX_WAIT = 7 * 24 * 3600  # the longest backoff between two attempts, in seconds
-MAX_CLAIM = 32  # the most messages one worker claims at once
+MAX_CLAIM = 100  # the most messages one worker claims at once
 
 
 def sender_for(config: Config) -> deliver.Sender:
@@ -48,13 +51,26 @@ def sender_for(config: Config) -> deliver.Sender:
         password=smtp.password,
         timeout=smtp.timeout,
         ca_file=smtp.ca_file,
+        pipelining=smtp.pipelining,
     )
+
+
+@dataclass
+class _Hand:
+    """A worker's claimed messages not yet attempted (the next one last), and the wall-clock
+    time until which the database's last word on them (the claim, or a confirm) still vouches
+    that they are its own: it set their leases a whole `[smtp] lease` ahead, two thirds of
+    which are left until then."""
+
+    messages: list[Delivery]
+    fresh_until: datetime
 
 
 class _Batch:
     """One process's sending: worker threads that each claim a few due messages at a time from
     the shared ledger (other processes or machines may be claiming too) until none is left,
-    under one heartbeat that keeps their claims alive."""
+    under one heartbeat that keeps their claims alive and one recorder that commits their
+    outcomes in groups."""
 
     def __init__(
         self, config: Config, store: Ledger, now: datetime, build: Builder, clock: Clock,
@@ -65,7 +81,9 @@ class _Batch:
         self.lease = timedelta(seconds=config.smtp.lease)
         self.heartbeat = Heartbeat(store, self.lease, clock)
         self.names: list[str] = []  # every worker this batch ran, for the summary
-        self.ledger = threading.Lock()  # one ledger write at a time, each committed at once
+        self.ledger = threading.Lock()  # one ledger write at a time
+        self.recorder = Recorder(store, self.ledger, now, config.smtp.in_flight)
+        self.tally = threading.Lock()  # the counts below
         self.stop = threading.Event()  # the server is unreachable: leave the rest pending
         self.pacer = deliver.Pacer(config.smtp.rate_per_second)
         self.sent, self.failed, self.deferred = 0, list[str](), list[str]()
@@ -81,38 +99,42 @@ class _Batch:
         self.names = [worker_name() for _ in range(count)]
         workers = [threading.Thread(target=self.work, args=(name,), daemon=True)
                    for name in self.names]  # fmt: skip
-        with self.heartbeat:
+        with self.heartbeat, self.recorder:  # the recorder finishes first, under the heartbeat
             for worker in workers:
                 worker.start()
             for worker in workers:
                 worker.join()
-        if self.error is not None:
-            raise self.error
+        error = self.error or self.recorder.error
+        if error is not None:
+            raise error
 
     def work(self, worker: str) -> None:
-        sender, claimed = sender_for(self.config), list[Delivery]()
+        sender, hand = sender_for(self.config), _Hand([], self.clock())
         self.heartbeat.add(worker)
         try:
             while not self.stop.is_set():
-                claimed = claimed or self.claim(worker)[::-1]
-                if not claimed:
+                if not hand.messages:
+                    hand = self.claim(worker)
+                if not hand.messages:
                     return
-                self.one(sender, claimed.pop(), worker)
+                self.one(sender, hand, worker)
         except BaseException as exc:  # e.g. the database went away: stop everyone, report it
             self.error = exc
             self.stop.set()
         finally:
             sender.close()
-            self.give_back(claimed, worker)
+            self.recorder.drain(worker)  # its claims stay alive until its outcomes are in
+            self.give_back(hand.messages, worker)
             self.heartbeat.discard(worker)
 
-    def claim(self, worker: str) -> list[Delivery]:
+    def claim(self, worker: str) -> _Hand:
         with self.ledger:
             keep = protected(self.store, self.heartbeat.active())
             clock = self.clock()
-            return self.store.claim(
+            claimed = self.store.claim(
                 worker, self.now, clock, clock + self.lease, self.claim_size, keep
             )
+        return _Hand(claimed[::-1], clock + self.lease / 3)
 
     def give_back(self, claimed: list[Delivery], worker: str) -> None:
         """Claimed but never attempted (the batch stopped): pending again at once, rather than
@@ -124,69 +146,67 @@ class _Batch:
             log.warning("event=release-failed worker=%s messages=%d error=%s", worker,
                         len(claimed), exc)  # fmt: skip
 
-    def still_mine(self, delivery: Delivery, worker: str) -> bool:
-        """The last word before the hand-over: the database says the message is still this
-        worker's (and its lease starts afresh). A message another worker took over after our
-        lease ran out (a starved heartbeat) is its now: we never send it."""
+    def still_mine(self, hand: _Hand, delivery: Delivery, worker: str) -> bool:
+        """The last word before the hand-over: the database said recently (within a third of
+        the lease) that the message is this worker's, or says so now for it and the rest of the
+        hand in one statement (their leases start afresh). A message another worker took over
+        after our lease ran out (a starved heartbeat) is its now: we never send it."""
+        clock = self.clock()
+        if clock < hand.fresh_until:
+            return True
         with self.ledger:
-            if self.store.confirm(delivery, worker, self.clock() + self.lease):
-                return True
-            self.lost += 1
-        log.warning("event=claim-lost digest=%s to=%s worker=%s action=not-sent",
-                    delivery.digest_id, delivery.email, worker)  # fmt: skip
-        return False
+            mine = self.store.confirm_many([delivery, *hand.messages], worker, clock + self.lease)
+        hand.fresh_until = clock + self.lease / 3
+        lost = [d for d in [delivery, *hand.messages] if (d.digest_id, d.email) not in mine]
+        hand.messages[:] = [d for d in hand.messages if (d.digest_id, d.email) in mine]
+        for gone in lost:
+            log.warning("event=claim-lost digest=%s to=%s worker=%s action=not-sent",
+                        gone.digest_id, gone.email, worker)  # fmt: skip
+        with self.tally:
+            self.lost += len(lost)
+        return (delivery.digest_id, delivery.email) in mine
 
-    def one(self, sender: deliver.Sender, delivery: Delivery, worker: str) -> None:
+    def one(self, sender: deliver.Sender, hand: _Hand, worker: str) -> None:
+        delivery = hand.messages.pop()
         try:
             message = self.build(delivery)
         except (ValueError, DeliveryError) as exc:  # e.g. an address no header can carry
             error = DeliveryError(
                 f"{delivery.email}: cannot build the message: {exc}", permanent=True
             )
-            with self.ledger:
-                self.failure(delivery, error)
+            self.failure(delivery, error, worker)
             return
+        self.recorder.wait_room(worker)  # at most `[smtp] in_flight` outcomes not committed
         self.pacer.wait()
-        if not self.still_mine(delivery, worker):
+        if not self.still_mine(hand, delivery, worker):
             return
         try:
             sender.send(delivery.digest_id, delivery.email, message, self.envelope(delivery))
         except DeliveryError as exc:
-            with self.ledger:
-                self.failure(delivery, exc)
+            self.failure(delivery, exc, worker)
             return
-        with self.ledger:
-            self.store.mark_delivery(delivery, "sent", self.now)
+        self.recorder.add(Entry(worker, Mark(delivery, "sent")))
+        with self.tally:
             self.sent += 1
             self.advance()
 
     def advance(self) -> None:
         self.progress("send", self.sent + len(self.failed) + len(self.deferred), self.total)
 
-    def failure(self, delivery: Delivery, exc: DeliveryError) -> None:
-        store, now, attempts = self.store, self.now, delivery.attempts  # the claim counted it
-        final = False
-        if exc.unreachable:  # not the recipient's fault: no attempt counted, stop the batch
+    def failure(self, delivery: Delivery, exc: DeliveryError, worker: str) -> None:
+        if exc.unreachable:  # stop the batch: the rest stays pending
             self.stop.set()
-            store.mark_delivery(delivery, "pending", now, str(exc), attempts=attempts - 1)
-        elif exc.permanent or attempts >= self.config.smtp.max_attempts:
-            final = True
-            store.mark_delivery(delivery, "failed", now, str(exc))
-            if exc.bounce:
-                store.set_subscriber_status(delivery.email, "bounced", now, str(exc))
-        else:
-            seconds = self.config.smtp.retry_after * 2 ** min(attempts - 1, 30)
-            # strictly later than this run's `now`: a 4xx is retried by a later run, not this one
-            wait = max(timedelta(seconds=min(seconds, MAX_WAIT)), timedelta(microseconds=1))
-            store.mark_delivery(delivery, "pending", now, str(exc), next_attempt=now + wait)
+        failure = classify(delivery, exc, self.config.smtp, self.now)
+        self.recorder.add(Entry(worker, failure.mark, failure.bounce))
         log.log(
-            logging.ERROR if final else logging.WARNING,
+            logging.ERROR if failure.final else logging.WARNING,
             "event=delivery-%s digest=%s to=%s attempts=%d permanent=%s error=%s",
-            "failed" if final else "deferred", delivery.digest_id, delivery.email, attempts,
-            exc.permanent, exc,
+            "failed" if failure.final else "deferred", delivery.digest_id, delivery.email,
+            delivery.attempts, exc.permanent, exc,
         )  # fmt: skip
-        (self.failed if final else self.deferred).append(delivery.email)
-        self.advance()
+        with self.tally:
+            (self.failed if failure.final else self.deferred).append(delivery.email)
+            self.advance()
 
 
 def _claim_size(due: int, workers: int, rate: float) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
-from syndicate.models import Claim, Delivery, SubscriberStatus
+from syndicate.models import Claim, Delivery, Mark, SubscriberStatus
 
 
 class Ledger(Protocol):
@@ -28,6 +28,10 @@ class Ledger(Protocol):
     ) -> list[Delivery]: ...
 
     def confirm(self, delivery: Delivery, worker: str, lease_until: datetime) -> bool: ...
+
+    def confirm_many(
+        self, claimed: Collection[Delivery], worker: str, lease_until: datetime
+    ) -> set[tuple[str, str]]: ...
 
     def renew(self, workers: Collection[str], lease_until: datetime) -> int: ...
 
@@ -47,6 +51,8 @@ class Ledger(Protocol):
         next_attempt: datetime | None = None,
         attempts: int | None = None,
     ) -> bool: ...
+
+    def mark_deliveries(self, marks: Collection[Mark], now: datetime) -> None: ...
 
     def set_subscriber_status(
         self, email: str, status: SubscriberStatus, now: datetime, reason: str = ""

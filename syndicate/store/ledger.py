@@ -10,12 +10,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from syndicate.models import Claim, Delivery
+from syndicate.models import Claim, Delivery, Mark
 from syndicate.store.base import StoreBase
 from syndicate.store.ledger_sql import (
     CLAIM,
     CLAIM_ONE,
     CONFIRM,
+    CONFIRM_MANY,
     FREE,
     MARK,
     OPEN,
@@ -122,6 +123,20 @@ class Ledger(StoreBase):
         with self._tx(single=True) as conn:
             return conn.execute(CONFIRM, values).rowcount == 1
 
+    def confirm_many(
+        self, claimed: Collection[Delivery], worker: str, lease_until: datetime
+    ) -> set[tuple[str, str]]:
+        """`confirm` for many messages in one statement: the (digest, address) keys still
+        `worker`'s own, their leases extended to `lease_until`. The rest it must not send."""
+        if not claimed:
+            return set()
+        values = {
+            "b_keys": [(d.digest_id, d.email) for d in claimed], "b_worker": worker,
+            "b_lease": lease_until,
+        }  # fmt: skip
+        with self._tx(single=True) as conn:
+            return {(str(d), str(e)) for d, e in conn.execute(CONFIRM_MANY, values)}
+
     def claims(self) -> list[Claim]:
         """Every worker holding messages `sending`, with how many and its latest lease."""
         query = (
@@ -183,6 +198,19 @@ class Ledger(StoreBase):
         }  # fmt: skip
         with self._tx(single=True) as conn:
             return bool(conn.execute(CLAIM_ONE if status == "sending" else MARK, values).rowcount)
+
+    def mark_deliveries(self, marks: Collection[Mark], now: datetime) -> None:
+        """Record many outcomes (`mark_delivery` without the claim form) in one transaction,
+        one commit: the group commit of the sending engine's recorder."""
+        if not marks:
+            return
+        with self._tx() as conn:
+            conn.execute(MARK, [
+                {"b_d": m.delivery.digest_id, "b_e": m.delivery.email, "b_status": m.status,
+                 "b_error": m.error, "b_now": now, "b_next_attempt": m.next_attempt,
+                 "b_attempts": m.attempts, "b_counted": 0}
+                for m in marks
+            ])  # fmt: skip
 
     def counts(self) -> dict[str, int]:
         """Figures for `syndicate status`."""

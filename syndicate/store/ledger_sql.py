@@ -76,6 +76,14 @@ CONFIRM = (
     .where(_KEY & (C.status == "sending") & (C.worker == bind("b_worker", C.worker)))
     .values(lease_until=bind("b_lease", C.lease_until))
 )
+# the batch form of CONFIRM: which of these keys are still `sending` and the worker's own
+CONFIRM_MANY = (
+    deliveries.update()
+    .where(sa.tuple_(C.digest_id, C.email).in_(sa.bindparam("b_keys", expanding=True)))
+    .where((C.status == "sending") & (C.worker == bind("b_worker", C.worker)))
+    .values(lease_until=bind("b_lease", C.lease_until))
+    .returning(C.digest_id, C.email)
+)
 RELEASE = (
     deliveries.update()
     .where(_KEY & (C.status == "sending") & (C.worker == bind("b_worker", C.worker)))
