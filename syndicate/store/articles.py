@@ -15,16 +15,16 @@ from sqlalchemy.engine import Connection, Engine
 from syndicate.errors import StoreError
 from syndicate.models import Changes, Entry, FileStat, Known
 from syndicate.store.base import StoreBase
+from syndicate.store.changelog import log_changes
 from syndicate.store.dating import Taken, distinct_times, file_time, published_times, shown_times
-from syndicate.store.rows import BODIES, ENTRY, ENTRY_COLUMNS, NEWEST, article_values, to_entry
+from syndicate.store.rows import ENTRY, LIGHT, NEWEST, article_values, to_entry
 from syndicate.store.schema import HAS_ASSETS, LIVE, articles, files
 from syndicate.text import slugify
 
 # Plain SQL and plain tuples: SQLAlchemy's per-row processing was most of a run's cost at
 # 100,000 articles. Timestamps come back as text (SQLite) or naive datetimes (`rows.to_entry`).
-_LIGHT = ", ".join("''" if name in BODIES else name for name in ENTRY_COLUMNS)
 _LISTING = (  # constant column names only
-    f"SELECT {_LIGHT} FROM articles WHERE deleted_at IS NULL "  # noqa: S608
+    f"SELECT {LIGHT} FROM articles WHERE deleted_at IS NULL "  # noqa: S608
     "ORDER BY coalesce(date, first_seen) DESC, id"
 )
 
@@ -75,6 +75,7 @@ class Articles(StoreBase):
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
             existing = self._ids_and_url_ids(conn) if changes.new else {}
+            self._log(conn, changes, existing)
             times = self._times(conn, changes, existing, stats, now)
             fresh = []
             for article in changes.new:
@@ -113,6 +114,13 @@ class Articles(StoreBase):
             self._record_files(conn, stats, bad, previous)
             if changes.new or changes.changed or changes.moved or changes.removed:
                 self._bump(conn)
+
+    def _log(self, conn: Connection, changes: Changes, existing: Mapping[str, bool]) -> None:
+        """Log what each article was before this change, under the generation it makes."""
+        back = [a.id for a in changes.new if a.id in existing]  # removed once, returning
+        known = [a.id for a in (*changes.changed, *changes.moved)] + back + list(changes.removed)
+        fresh = [a.id for a in changes.new if a.id not in existing]
+        log_changes(conn, self._generation(conn) + 1, known, fresh)
 
     @staticmethod
     def _ids_and_url_ids(conn: Connection) -> dict[str, bool]:

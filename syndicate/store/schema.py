@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from syndicate.errors import StoreError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -84,6 +84,29 @@ UNDIGESTED_INDEX = sa.Index(  # v5: a due digest with nothing new no longer scan
 HAS_ASSETS = LIVE & (articles.c.assets != "[]")
 ASSETS_INDEX = sa.Index(
     "ix_articles_assets", articles.c.id, sqlite_where=HAS_ASSETS, postgresql_where=HAS_ASSETS
+)
+
+# v10: the listing order (newest first) as an index, so that a rerun reads the listing pages a
+# change touches (a window of the order) without sorting every article
+NEWEST_INDEX = sa.Index(
+    "ix_articles_newest",
+    sa.func.coalesce(articles.c.date, articles.c.first_seen).desc(), articles.c.id,
+    sqlite_where=LIVE, postgresql_where=LIVE,
+)  # fmt: skip
+# v10: what each pick-up changed, one row per article and generation, holding the article as it
+# was before (`live` false: not published then): what a rerun's plan is derived from until the
+# output folder has published that generation (then the rows are dropped)
+changelog = sa.Table(
+    "changelog",
+    md,
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("id", sa.String(1024), nullable=False),
+    sa.Column("live", sa.Boolean, nullable=False),
+    sa.Column("slug", sa.String(255)),
+    sa.Column("tags", sa.Text),
+    sa.Column("published", UTCDateTime),
+    sa.Column("assets", sa.Text),
+    sa.Index("ix_changelog_generation", "generation"),
 )
 
 digests = sa.Table(
