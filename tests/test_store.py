@@ -469,6 +469,11 @@ def test_each_change_is_logged_as_the_article_was_until_pruned(store: Store) -> 
     assert store.changes_since(first - 1) is None  # pruned: only a full plan knows
     store.prune_changes(store.generation())
     assert store.changes_since(store.generation()) == {}
+    last = store.generation()  # a new article and a removal in one pick-up: each as it was
+    store.apply(Changes(new=(article("c", date=T0),), removed=("a",)), {}, T0 + timedelta(hours=2))
+    assert store.changes_since(last) == {
+        "c": Was("c", False), "a": Was("a", True, "a2", ("c",), T0, ())
+    }  # fmt: skip
 
 
 def test_windows_of_the_listing_read_what_the_whole_listing_holds(store: Store) -> None:

@@ -12,6 +12,7 @@ Pure: parses and formats bytes; reading and writing the file is the caller's.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -122,22 +123,36 @@ def readable_in_place(data: bytes | None) -> bool:
     return data is not None and data.startswith(_FORMAT)
 
 
+_START = re.compile(rb'\n("(?:[^"\\\n]|\\.)*"): \[\n')  # a record's first line
+
+
 def lookup(data: bytes, paths: Iterable[str]) -> dict[str, Record]:
     """The records of `paths` in a manifest written by `dump`, found without parsing the rest
-    (100,000 records parse in a second): each record is `"path": [` at a line's start, and
-    ends at the first line that is `]` (a JSON string never holds a raw newline)."""
+    (100,000 records parse in a second): records are sorted by path, each starting with a
+    line `"path": [` and ending at the first line that is `]` (a JSON string never holds a
+    raw newline), so each path is a binary search over the bytes."""
     found = {}
     for path in paths:
-        name = json.dumps(path, ensure_ascii=False).encode("utf-8")
-        start = data.find(b"\n" + name + b": [\n")
-        if start < 0:
-            continue
-        start += len(name) + 3
-        end = data.find(b"\n]", start)
-        try:
-            record = _record(json.loads(data[start : end + 2])) if end > 0 else None
-        except ValueError:
-            record = None
+        record = _find(data, path)
         if record is not None:
             found[path] = record
     return found
+
+
+def _find(data: bytes, path: str) -> Record | None:
+    low, high = 0, len(data)
+    while low < high:  # every record starting before `low` sorts before `path`
+        middle = (low + high) // 2
+        start = _START.search(data, middle)
+        if start is not None and json.loads(start.group(1)) < path:
+            low = start.end()
+        else:
+            high = middle
+    start = _START.search(data, low)
+    if start is None or json.loads(start.group(1)) != path:
+        return None
+    end = data.find(b"\n]", start.end())
+    try:
+        return _record(json.loads(data[start.end() - 2 : end + 2])) if end > 0 else None
+    except ValueError:
+        return None

@@ -47,7 +47,8 @@ def log_changes(
 ) -> None:
     """Log the state before `generation` of the recorded articles `known` and of the `fresh`
     ones (never recorded: not published before), in the caller's transaction."""
-    rows = [{"generation": generation, "id": i, "live": False} for i in fresh]
+    empty = {"slug": None, "tags": None, "published": None, "assets": None}  # every row: one
+    rows = [{"generation": generation, "id": i, "live": False, **empty} for i in fresh]  # INSERT
     query = sa.select(articles.c.id, LIVE, articles.c.slug, articles.c.tags, PUBLISHED,
                       articles.c.assets)  # fmt: skip
     for start in range(0, len(known), 500):
