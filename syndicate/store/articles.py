@@ -46,6 +46,23 @@ class Articles(StoreBase):
                 for row in conn.exec_driver_sql(query).all()
             }
 
+    def known_for(
+        self, ids: Iterable[str], slugs: Iterable[str], sources: Iterable[str]
+    ) -> dict[str, Known]:
+        """The published articles among `ids`, with one of `slugs` or read from one of
+        `sources`: what a pick-up of a few files compares them with (not 100,000 rows)."""
+        found: dict[str, Known] = {}
+        query = "SELECT id, source, slug, content_hash, url_id FROM articles WHERE deleted_at IS NULL AND "  # noqa: E501
+        with self._tx(write=False) as conn:
+            for column, values in (("id", ids), ("slug", slugs), ("source", sources)):
+                wanted = list(dict.fromkeys(values))
+                for start in range(0, len(wanted), 500):
+                    chunk = {f"v{n}": v for n, v in enumerate(wanted[start : start + 500])}
+                    names = ", ".join(f":{name}" for name in chunk)
+                    rows = conn.execute(sa.text(f"{query}{column} IN ({names})"), chunk)
+                    found |= {r[0]: Known(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+        return found
+
     def count_live(self) -> int:
         """How many articles are published."""
         with self._tx(write=False) as conn:
