@@ -13,7 +13,8 @@ For each N (default 1,000, 10,000 and 100,000 articles of ~3.5 KB, one in ten Ma
     changed, with the files it touched.
 
 Run:  .venv/bin/python bench/pickup.py [--sizes 1000,10000,100000] [--repeat 3] [--json F]
-      [--quick 1]  (reruns only: one first run, no process or archive cases)
+      [--quick 1]  (reruns only: one first run, kept for the next --quick; no process or
+      archive cases)
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ def main() -> None:
         corpus = generate(args.work / f"corpus-{n}", n)
         if args.quick:
             folder = args.work / f"site-{n}"
-            run_cli(site(corpus, folder), "run", "--now", NOW)
+            if not (folder / "feeds" / ".syndicate-stamp").exists():  # else reuse the last one
+                run_cli(site(corpus, folder), "run", "--now", NOW)
             config, clock = load_config(folder / "config.toml"), Clock()
             run_once(config, clock.tick())  # warm: imports, page cache
             quiet = report.row(f"N={n:,}: no-change rerun (in-process)",

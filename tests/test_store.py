@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes
 from syndicate.models import Article, Digest, FileStat, Subscriber
+from syndicate.render.common import publication_cta
 from syndicate.store import SCHEMA_VERSION, Store, Was, migrations, schema
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -512,3 +513,17 @@ def test_v10_adds_the_change_log_complete_from_the_generation_it_finds(store: St
     reopened.apply(Changes(new=(article("new", date=T0),)), {}, T0 + timedelta(hours=1))
     assert reopened.changes_since(generation) == {"new": Was("new", False)}
     assert [e.article.id for e in reopened.window(0, 2)] == ["new", "old"]
+
+
+def test_the_leading_cta_is_what_publication_cta_picks_from_every_article(store: Store) -> None:
+    assert store.leading_cta() is None
+    lifted = {"p": "Join", "q": "Follow", "r": "Join", "s": "Follow", "t": None, "u": ""}
+    for n, (ident, cta) in enumerate(lifted.items()):  # two each; r and s the newest
+        when = T0 + timedelta(hours=min(n, 2))
+        store.apply(Changes(new=(dataclasses.replace(article(ident, date=when), cta=cta),)),
+                    {}, T0)  # fmt: skip
+    ctas = [e.article.cta for e in store.listing() if e.article.cta]
+    assert publication_cta(ctas) == store.leading_cta() == "Join"  # a tie on time: r before s
+    store.apply(Changes(removed=("r",)), {}, T0)
+    assert publication_cta([e.article.cta for e in store.listing() if e.article.cta]) == "Follow"
+    assert store.leading_cta() == "Follow"

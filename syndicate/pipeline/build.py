@@ -53,8 +53,8 @@ class Snapshot:
 
     @functools.cached_property
     def site(self) -> Site:
-        ctas = [cta for cta in self.store.ctas() if cta]  # newest first, as the listing
-        return site_for(self.config, ctas=ctas, tags=self.store.tags_in_use())
+        cta = self.store.leading_cta()  # what `publication_cta` picks from every one
+        return site_for(self.config, ctas=[cta] if cta else [], tags=self.store.tags_in_use())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,11 +198,10 @@ def build(
         log.info("event=published written=0 removed=0 reason=unchanged")
         return deliver.WriteResult((), ())
     now = dataclasses.replace(now, site=outputs.fingerprint(repr(snapshot.site)))
-    part = None
-    if not full and whole and _continues(last, now) and deliver.publishes_in_part(root):
-        assert last is not None
-        part = plan_changes(env, snapshot, last, now)
+    why = "asked" if full else _whole_plan(root, whole, last, now)
+    part = None if why else plan_changes(env, snapshot, last, now) if last else None
     if part is None:
+        log.info("event=plan-every-file reason=%s", why or "changes-unknown")
         result = _build_full(run, env, snapshot, str(now))
     else:
         result = _build_part(run, part[0], part[1], str(now))
@@ -212,11 +211,18 @@ def build(
     return result
 
 
-def _continues(last: Stamp | None, now: Stamp) -> bool:
-    """Can the folder published at `last` be brought to `now` by its changes alone?"""
-    return (
-        last is not None and last.generation <= now.generation and now.same(last, "setup", "site")
-    )
+def _whole_plan(root: Path, whole: bool, last: Stamp | None, now: Stamp) -> str:
+    """Why the folder published at `last` cannot be brought to `now` by its changes alone
+    ("" if it can)."""
+    if last is None or not whole:
+        return "first-publish" if last is None else "main-files-missing"
+    if last.generation > now.generation:
+        return "state-older-than-folder"
+    if not now.same(last, "setup"):
+        return "setup-changed"  # syndicate's version, the config or the templates
+    if not now.same(last, "site"):
+        return "site-changed"  # the tag folders or the default call-to-action
+    return "" if deliver.publishes_in_part(root) else "manifest-not-readable-in-place"
 
 
 def _build_part(

@@ -91,7 +91,7 @@ class Articles(StoreBase):
             raise StoreError(f"naive datetime {now!r} given to the store")
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
-            existing = self._ids_and_url_ids(conn) if changes.new else {}
+            existing = self._ids_and_url_ids(conn, [a.id for a in changes.new])
             self._log(conn, changes, existing)
             times = self._times(conn, changes, existing, stats, now)
             fresh = []
@@ -140,10 +140,15 @@ class Articles(StoreBase):
         log_changes(conn, self._generation(conn) + 1, known, fresh)
 
     @staticmethod
-    def _ids_and_url_ids(conn: Connection) -> dict[str, bool]:
-        """Every recorded article id (removed ones too), with its `url_id`."""
-        query = sa.select(articles.c.id, articles.c.url_id)
-        return {ident: bool(url_id) for ident, url_id in conn.execute(query)}
+    def _ids_and_url_ids(conn: Connection, ids: list[str]) -> dict[str, bool]:
+        """Which of `ids` are recorded (removed ones too), with their `url_id`."""
+        found: dict[str, bool] = {}
+        for start in range(0, len(ids), 500):
+            query = sa.select(articles.c.id, articles.c.url_id).where(
+                articles.c.id.in_(ids[start : start + 500])
+            )
+            found |= {ident: bool(url_id) for ident, url_id in conn.execute(query)}
+        return found
 
     def _times(
         self,

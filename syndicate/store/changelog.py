@@ -28,6 +28,7 @@ _OLDER = (
     "deleted_at IS NULL AND (coalesce(date, first_seen) < :published "
     "OR (coalesce(date, first_seen) = :published AND id > :id))"
 )
+_FIRST_CTA = f"SELECT cta FROM articles WHERE deleted_at IS NULL AND cta IN :tied {_ORDER} LIMIT 1"  # noqa: S608
 _TIME = sa.bindparam("published", type_=UTCDateTime)  # stored as every other time is
 
 
@@ -99,6 +100,27 @@ class Changelog(StoreBase):
     def _get(conn: Connection, key: str) -> str | None:
         value = conn.scalar(sa.select(meta.c.value).where(meta.c.key == key))
         return None if value is None else str(value)
+
+    def leading_cta(self) -> str | None:
+        """The call-to-action most published articles lift, the newest of those on a tie (as
+        `render.common.publication_cta` picks from all of them), read per value."""
+        query = (
+            "SELECT cta, count(*), max(coalesce(date, first_seen)) FROM articles "
+            "WHERE deleted_at IS NULL AND cta IS NOT NULL AND cta != '' GROUP BY cta"
+        )
+        with self._tx(write=False) as conn:
+            counted = conn.exec_driver_sql(query).all()
+            if not counted:
+                return None
+            best = max(row[1] for row in counted)
+            leaders = [row for row in counted if row[1] == best]
+            newest = max(str(row[2]) for row in leaders)
+            tied = sorted(str(row[0]) for row in leaders if str(row[2]) == newest)
+            if len(tied) == 1:
+                return tied[0]
+            # the same newest time: the listing's order goes on by id
+            first = sa.text(_FIRST_CTA).bindparams(sa.bindparam("tied", expanding=True))
+            return str(conn.scalar(first, {"tied": tied}))
 
     def tags_in_use(self) -> list[str]:
         """Every tag a published article carries (for the site's tag folders), sorted."""

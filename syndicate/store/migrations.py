@@ -13,10 +13,12 @@ from sqlalchemy.engine import Connection
 
 from syndicate.store.schema import (
     ASSETS_INDEX,
+    CTA_INDEX,
     NEWEST_INDEX,
     SIGNUP_EMAIL_INDEX,
     STANDING,
     SUBSCRIBER_ADDRESS_INDEX,
+    TAGS_INDEX,
     UNDIGESTED_INDEX,
     UTCDateTime,
     articles,
@@ -163,7 +165,8 @@ def _v6_to_v7(conn: Connection) -> None:
         return
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_undigested"))
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_assets"))
-    conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_newest"))  # v10's, made by v4's step
+    for index in ("ix_articles_newest", "ix_articles_cta", "ix_articles_tags"):  # v10's, made
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index}"))  # by v4's step
     conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v6"))
     articles.create(conn)
     kept = [c for c in articles.c if c.name not in _V7_COLUMNS]
@@ -195,7 +198,8 @@ def _v9_to_v10(conn: Connection) -> None:
     before is known only to a full plan, which the first v10 run makes (its stamp is new), so
     the log is marked complete from the current generation on."""
     changelog.create(conn, checkfirst=True)
-    conn.execute(sa.schema.CreateIndex(NEWEST_INDEX, if_not_exists=True))
+    for index in (NEWEST_INDEX, CTA_INDEX, TAGS_INDEX):
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
     generation = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation")) or "0"
     conn.execute(meta.insert().values(key=CHANGELOG_SINCE, value=generation))
 

@@ -93,6 +93,17 @@ NEWEST_INDEX = sa.Index(
     sa.func.coalesce(articles.c.date, articles.c.first_seen).desc(), articles.c.id,
     sqlite_where=LIVE, postgresql_where=LIVE,
 )  # fmt: skip
+# v10: the lifted calls-to-action and the tags in use, read per value (not per article) to
+# tell whether the site's default call-to-action or its tag folders changed
+CTA_INDEX = sa.Index(
+    "ix_articles_cta", articles.c.cta, sa.func.coalesce(articles.c.date, articles.c.first_seen),
+    articles.c.id, sqlite_where=LIVE & articles.c.cta.is_not(None),
+    postgresql_where=LIVE & articles.c.cta.is_not(None),
+)  # fmt: skip
+TAGS_INDEX = sa.Index(
+    "ix_articles_tags", articles.c.tags, sqlite_where=LIVE & (articles.c.tags != "[]"),
+    postgresql_where=LIVE & (articles.c.tags != "[]"),
+)  # fmt: skip
 # v10: what each pick-up changed, one row per article and generation, holding the article as it
 # was before (`live` false: not published then): what a rerun's plan is derived from until the
 # output folder has published that generation (then the rows are dropped)
