@@ -214,8 +214,10 @@ def build(
 def _whole_plan(root: Path, whole: bool, last: Stamp | None, now: Stamp) -> str:
     """Why the folder published at `last` cannot be brought to `now` by its changes alone
     ("" if it can)."""
-    if last is None or not whole:
-        return "first-publish" if last is None else "main-files-missing"
+    if last is None:
+        return "no-stamp"  # a first publish, or one killed part way
+    if not whole:
+        return "main-files-missing"
     if last.generation > now.generation:
         return "state-older-than-folder"
     if not now.same(last, "setup"):
