@@ -16,6 +16,8 @@ from syndicate.store.schema import (
     CTA_INDEX,
     NEWEST_INDEX,
     SIGNUP_EMAIL_INDEX,
+    SLUG_INDEX,
+    SOURCE_INDEX,
     STANDING,
     SUBSCRIBER_ADDRESS_INDEX,
     TAGS_INDEX,
@@ -29,6 +31,8 @@ from syndicate.store.schema import (
 )
 
 _V7_COLUMNS = ("language", "assets", "url_id")  # added by v7
+V10_INDEXES = ("ix_articles_newest", "ix_articles_cta", "ix_articles_tags", "ix_articles_slug",
+               "ix_articles_source")  # fmt: skip
 CHANGELOG_SINCE = "changelog.since"  # the meta key: the log holds every change after it
 
 
@@ -165,7 +169,7 @@ def _v6_to_v7(conn: Connection) -> None:
         return
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_undigested"))
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_assets"))
-    for index in ("ix_articles_newest", "ix_articles_cta", "ix_articles_tags"):  # v10's, made
+    for index in V10_INDEXES:  # v10's, made
         conn.execute(sa.text(f"DROP INDEX IF EXISTS {index}"))  # by v4's step
     conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v6"))
     articles.create(conn)
@@ -198,7 +202,7 @@ def _v9_to_v10(conn: Connection) -> None:
     before is known only to a full plan, which the first v10 run makes (its stamp is new), so
     the log is marked complete from the current generation on."""
     changelog.create(conn, checkfirst=True)
-    for index in (NEWEST_INDEX, CTA_INDEX, TAGS_INDEX):
+    for index in (NEWEST_INDEX, CTA_INDEX, TAGS_INDEX, SLUG_INDEX, SOURCE_INDEX):
         conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
     generation = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation")) or "0"
     conn.execute(meta.insert().values(key=CHANGELOG_SINCE, value=generation))

@@ -104,6 +104,9 @@ TAGS_INDEX = sa.Index(
     "ix_articles_tags", articles.c.tags, sqlite_where=LIVE & (articles.c.tags != "[]"),
     postgresql_where=LIVE & (articles.c.tags != "[]"),
 )  # fmt: skip
+# v10: a pick-up of a few files finds the articles they concern by slug and by file
+SLUG_INDEX = sa.Index("ix_articles_slug", articles.c.slug)
+SOURCE_INDEX = sa.Index("ix_articles_source", articles.c.source)
 # v10: what each pick-up changed, one row per article and generation, holding the article as it
 # was before (`live` false: not published then): what a rerun's plan is derived from until the
 # output folder has published that generation (then the rows are dropped)
