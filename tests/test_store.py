@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from syndicate.errors import StoreError
 from syndicate.ingest import Changes
 from syndicate.models import Article, Digest, FileStat, Subscriber
-from syndicate.store import SCHEMA_VERSION, Store, migrations, schema
+from syndicate.render.common import publication_cta
+from syndicate.store import SCHEMA_VERSION, Store, Was, migrations, schema
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -446,3 +447,83 @@ def test_v7_marks_every_article_published_before_as_keeping_its_url_id(store: St
     assert {"language", "assets", "url_id"} <= set(columns)
     indexes = {i["name"] for i in sa.inspect(reopened.engine).get_indexes("articles")}
     assert {"ix_articles_assets", "ix_articles_undigested"} <= indexes
+
+
+# --- v10: the change log and the listing windows ------------------------------------------------
+
+
+def test_each_change_is_logged_as_the_article_was_until_pruned(store: Store) -> None:
+    store.apply(Changes(new=(article("a", date=T0), article("b", date=T0 + timedelta(days=1)))),
+                {}, T0)  # fmt: skip
+    first = store.generation()
+    assert store.changes_since(first - 1) == {"a": Was("a", False), "b": Was("b", False)}
+    edited = dataclasses.replace(article("a", content="v2", date=T0), slug="a2", tags=("c",))
+    store.apply(Changes(changed=(edited,), removed=("b",)), {}, T0 + timedelta(hours=1))
+    was = store.changes_since(first)
+    assert was == {
+        "a": Was("a", True, "a", ("a", "b"), T0, ()),
+        "b": Was("b", True, "b", ("a", "b"), T0 + timedelta(days=1), ()),
+    }
+    assert store.changes_since(first - 1) == {"a": Was("a", False), "b": Was("b", False)}
+    store.prune_changes(first)
+    assert store.changes_since(first) == was
+    assert store.changes_since(first - 1) is None  # pruned: only a full plan knows
+    store.prune_changes(store.generation())
+    assert store.changes_since(store.generation()) == {}
+    last = store.generation()  # a new article and a removal in one pick-up: each as it was
+    store.apply(Changes(new=(article("c", date=T0),), removed=("a",)), {}, T0 + timedelta(hours=2))
+    assert store.changes_since(last) == {
+        "c": Was("c", False), "a": Was("a", True, "a2", ("c",), T0, ())
+    }  # fmt: skip
+
+
+def test_windows_of_the_listing_read_what_the_whole_listing_holds(store: Store) -> None:
+    dated = [article(f"x{n}", date=T0 + timedelta(hours=n % 4)) for n in range(9)]
+    store.apply(Changes(new=tuple(dated)), {}, T0)
+    store.apply(Changes(removed=("x5",)), {}, T0 + timedelta(days=1))
+    whole = store.listing()
+    assert [e.article.id for e in store.window(0, 100)] == [e.article.id for e in whole]
+    assert store.window(2, 5) == whole[2:5]
+    for at, entry in enumerate(whole):  # ties broken by id, as the listing does
+        assert store.count_older(entry.published, entry.article.id) == len(whole) - 1 - at
+    assert store.light_entries(["x1", "x5", "nope"]) == {
+        "x1": whole[[e.article.id for e in whole].index("x1")]
+    }
+    tagged = store.tagged(["a", "zz", "_"])
+    assert [e.article.id for e in tagged["a"]] == [e.article.id for e in whole]
+    assert tagged["zz"] == [] and tagged["_"] == []  # LIKE's wildcards are matched as text
+    assert store.tags_in_use() == ["a", "b"]
+
+
+def test_v10_adds_the_change_log_complete_from_the_generation_it_finds(store: Store) -> None:
+    store.apply(Changes(new=(article("old", date=T0),)), {}, T0)
+    with store.engine.begin() as conn:  # back to v9, as an older syndicate left it
+        conn.execute(sa.text("DROP TABLE changelog"))
+        conn.execute(sa.text("DROP INDEX ix_articles_newest"))
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == "changelog.since"))
+        conn.execute(
+            schema.meta.update().values(value="9").where(schema.meta.c.key == "schema_version")
+        )
+    store.close()
+    reopened = Store.open(str(store.engine.url.render_as_string(hide_password=False)))
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION) == "10"
+    generation = reopened.generation()
+    assert reopened.changes_since(generation) == {}
+    assert reopened.changes_since(generation - 1) is None  # before v10: not logged
+    reopened.apply(Changes(new=(article("new", date=T0),)), {}, T0 + timedelta(hours=1))
+    assert reopened.changes_since(generation) == {"new": Was("new", False)}
+    assert [e.article.id for e in reopened.window(0, 2)] == ["new", "old"]
+
+
+def test_the_leading_cta_is_what_publication_cta_picks_from_every_article(store: Store) -> None:
+    assert store.leading_cta() is None
+    lifted = {"p": "Join", "q": "Follow", "r": "Join", "s": "Follow", "t": None, "u": ""}
+    for n, (ident, cta) in enumerate(lifted.items()):  # two each; r and s the newest
+        when = T0 + timedelta(hours=min(n, 2))
+        store.apply(Changes(new=(dataclasses.replace(article(ident, date=when), cta=cta),)),
+                    {}, T0)  # fmt: skip
+    ctas = [e.article.cta for e in store.listing() if e.article.cta]
+    assert publication_cta(ctas) == store.leading_cta() == "Join"  # a tie on time: r before s
+    store.apply(Changes(removed=("r",)), {}, T0)
+    assert publication_cta([e.article.cta for e in store.listing() if e.article.cta]) == "Follow"
+    assert store.leading_cta() == "Follow"

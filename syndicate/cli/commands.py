@@ -22,6 +22,8 @@ from syndicate.scaffold import scaffold
     "run",
     arg("--dry-run", action="store_true",
         help="change no state; write into a temp preview folder"),
+    arg("--full", action="store_true",
+        help="plan every output file, not only what changed since the last publish"),
     NOW,
 )  # fmt: skip
 def run(call: Call) -> int:
@@ -34,7 +36,7 @@ def run(call: Call) -> int:
         code = report(done, call.say)
         call.say(f"dry run: nothing changed; preview in {folder}")
         return code
-    return _pass(call, force_digest=False)
+    return _pass(call, force_digest=False, full=call.args.full)
 
 
 @command("digest", NOW)
@@ -46,11 +48,12 @@ def digest(call: Call) -> int:
     return _pass(call, force_digest=True)
 
 
-def _pass(call: Call, *, force_digest: bool) -> int:
+def _pass(call: Call, *, force_digest: bool, full: bool = False) -> int:
     with progress_bar(sys.stderr.isatty() and not call.args.quiet) as progress:
         done = pipeline.run_once(
-            call.config, call.now, force_digest=force_digest, progress=progress, clock=wall_clock
-        )
+            call.config, call.now, force_digest=force_digest, progress=progress,
+            clock=wall_clock, full=full,
+        )  # fmt: skip
     return report(done, call.say)
 
 

@@ -26,14 +26,30 @@ from syndicate.deliver.smtp import SmtpSender
 from syndicate.errors import DeliveryError
 
 __all__ = [
-    "BACKUP", "MANIFEST", "STAMP", "FileSender", "Manifest", "Pacer", "Sender", "SmtpSender",
-    "WriteResult", "load_manifest", "present", "publish", "read_manifest", "read_stamp",
-    "run_lock", "write_atomic",
+    "BACKUP",
+    "MANIFEST",
+    "STAMP",
+    "FileSender",
+    "Manifest",
+    "Pacer",
+    "Sender",
+    "SmtpSender",
+    "WriteResult",
+    "load_manifest",
+    "present",
+    "publish",
+    "publishes_in_part",
+    "read_manifest",
+    "read_stamp",
+    "run_lock",
+    "write_atomic",
 ]  # fmt: skip
 
 STAMP = ".syndicate-stamp"
 BACKUP = ".syndicate-manifest.backup.json"
 PENDING = ".syndicate-manifest.pending.json"  # what a publish is about to rename into place
+JOURNAL = ".syndicate-manifest.journal.json"  # what publishes in part changed since (manifest)
+COMPACT = 4000  # records a journal holds before a publish folds it into the manifest
 PUBLIC, PRIVATE = 0o644, 0o600
 
 
@@ -95,11 +111,54 @@ def load_manifest(root: Path) -> Manifest:
     replaced by its backup copy if that one is whole; `damage` says what happened."""
     manifest = records.parse(_read_file(root / MANIFEST))
     if not manifest.damage:
-        return manifest
+        return _journaled(root, manifest)
     backup = records.parse(_read_file(root / BACKUP))
     if backup.damage or not backup.files:
         return Manifest(damage=f"{manifest.damage}; rebuilt from the files syndicate reproduces")
     return Manifest(backup.files, damage=f"{manifest.damage}; recovered from {BACKUP}")
+
+
+def _base_id(root: Path) -> records.BaseId:
+    try:
+        info = os.stat(root / MANIFEST, follow_symlinks=False)
+    except OSError:
+        return (-1, -1, -1)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _journal(root: Path) -> dict[str, Record | None] | None:
+    """The journal's records if it extends the manifest now on disk ({} if it does not: a
+    manifest written since holds them), None if it is damaged."""
+    found = records.parse_journal(_read_file(root / JOURNAL))
+    if found is None:
+        return None
+    base, files = found
+    return files if base == _base_id(root) else {}
+
+
+def _journaled(root: Path, manifest: Manifest) -> Manifest:
+    journal = _journal(root)
+    if journal is None:
+        return Manifest(damage=f"{JOURNAL} is damaged; rebuilt from the files syndicate reproduces")
+    if not journal:
+        return manifest
+    files = {**manifest.files, **journal}
+    return Manifest({p: r for p, r in files.items() if r is not None}, manifest.damage)
+
+
+def publishes_in_part(root: Path) -> bool:
+    """Can a publish of part of `root` (`publish` with `removals`) run: the manifest is whole
+    and readable in place, its journal whole, and no publish was killed part way."""
+    try:
+        with open(root / MANIFEST, "rb") as file:
+            head = file.read(64)  # the whole is read by the publish, through `Folder`
+    except OSError:
+        return False
+    return (
+        not os.path.lexists(root / PENDING)
+        and records.readable_in_place(head)
+        and _journal(root) is not None
+    )
 
 
 def _recover(root: Path, folder: Folder) -> Manifest:
@@ -117,10 +176,15 @@ def _recover(root: Path, folder: Folder) -> Manifest:
             continue
         if record.matches(info.st_size, info.st_mtime_ns):  # as that publish left it
             merged[path] = record
-    for name in (BACKUP, MANIFEST):
-        _write(folder, name, records.dump(merged), private=False)
+    _write_manifest(folder, merged)
     folder.unlink(PENDING)
     return Manifest(merged, damage=manifest.damage)
+
+
+def _write_manifest(folder: Folder, files: dict[str, Record]) -> None:
+    for name in (BACKUP, MANIFEST):  # the backup first: one of them is always whole
+        _write(folder, name, records.dump(files), private=False)
+    folder.unlink(JOURNAL)  # stale now (gone already is fine)
 
 
 def read_manifest(root: Path) -> dict[str, str]:
@@ -242,6 +306,7 @@ def publish(
     stamp: str = "",
     *,
     on_disk: set[str] | None = None,
+    removals: Iterable[str] | None = None,
 ) -> WriteResult:
     """Make `root` hold exactly the files named in `keys` among the files syndicate manages.
 
@@ -255,6 +320,8 @@ def publish(
     reported in `refused`. Last, the manifest and `stamp` are recorded.
     Given a mapping and no keys, the mapping is the whole folder (keys "": compare bytes).
     `on_disk`: the folder's files as the caller already listed them (`present`), to spare a walk.
+    `removals`: publish part of the folder (see `publishes_in_part`): write the files in `keys`
+    and remove those in `removals`; every other file and its record stay as they are.
     """
     if isinstance(rendered, Mapping):
         keys = dict.fromkeys(rendered, "") if keys is None else keys
@@ -266,6 +333,9 @@ def publish(
     except OSError as exc:
         raise DeliveryError(f"cannot write to {root}: {exc.strerror or exc}") from exc
     with folder:
+        _write(folder, STAMP, b"", private=False)  # killed from here on: the next run is full
+        if removals is not None:
+            return _publish_part(root, folder, rendered, keys, stamp, set(removals))
         return _publish(root, folder, rendered, keys, stamp, on_disk)
 
 
@@ -278,37 +348,94 @@ def _publish(
     on_disk: set[str] | None,
 ) -> WriteResult:
     job = _Publish(folder, _recover(root, folder))
-    try:
-        for path, data in rendered:
-            job.stage(path, data, keys.get(path, ""))
-        if job.staged:
-            _sync_filesystem(root)
-            # written ahead: a run killed among the renames below leaves files that the next
-            # run can still prove are syndicate's (see `_recover`)
-            _write(folder, PENDING, records.dump(job.files), private=False)
-        for temp, path in job.staged:
-            job.rename(temp, path)
-        for path in {split(root, path)[0] for _, path in job.staged if path not in job.refused}:
-            with contextlib.suppress(Refused, FileNotFoundError):
-                folder.sync(path)
+    with _unstaged_on_error(root, job):
+        _put_in_place(root, job, rendered, keys)
         kept = {p: r for p, r in job.old.files.items() if p in keys and p not in job.refused}
         job.files = {**kept, **job.files}
         removed = job.remove(sorted(set(job.old.files) - set(keys)))
         _remove_empty_folders(folder, removed)
         _clean_temps(folder, present(root) if on_disk is None else on_disk)
-        for name in (BACKUP, MANIFEST):  # the backup first: one of them is always whole
-            _write(folder, name, records.dump(job.files), private=False)
-        _write(folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
-        folder.unlink(PENDING)  # gone already is fine
+        _write_manifest(folder, job.files)
+        _finish(job, stamp)
+    return _result(job, removed)
+
+
+@contextlib.contextmanager
+def _unstaged_on_error(root: Path, job: _Publish) -> Iterator[None]:
+    """Remove what `job` staged and did not rename if the block fails."""
+    try:
+        yield
     except OSError as exc:
         job.unstage()
         raise DeliveryError(f"cannot write to {root}: {exc.strerror or exc}") from exc
     except BaseException:
         job.unstage()
         raise
+
+
+def _finish(job: _Publish, stamp: str) -> None:
+    """The stamp last (none if a file was refused: the next run plans every file)."""
+    _write(job.folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
+    job.folder.unlink(PENDING)  # gone already is fine
+
+
+def _put_in_place(
+    root: Path, job: _Publish, rendered: Iterable[tuple[str, bytes]], keys: Mapping[str, str]
+) -> None:
+    """Stage every rendered file, flush them, record them ahead, rename them into place."""
+    for path, data in rendered:
+        job.stage(path, data, keys.get(path, ""))
+    if job.staged:
+        _sync_filesystem(root)
+        # written ahead: a run killed among the renames below leaves files that the next
+        # run can still prove are syndicate's (see `_recover`)
+        _write(job.folder, PENDING, records.dump(job.files), private=False)
+    for temp, path in job.staged:
+        job.rename(temp, path)
+    for path in {split(root, path)[0] for _, path in job.staged if path not in job.refused}:
+        with contextlib.suppress(Refused, FileNotFoundError):
+            job.folder.sync(path)
+
+
+def _result(job: _Publish, removed: list[str]) -> WriteResult:
     written = tuple(path for _, path in job.staged if path not in job.refused)
     refused = tuple(f"{path}: {reason}" for path, reason in sorted(job.refused.items()))
     return WriteResult(written, tuple(removed), refused)
+
+
+def _publish_part(
+    root: Path,
+    folder: Folder,
+    rendered: Iterable[tuple[str, bytes]],
+    keys: Mapping[str, str],
+    stamp: str,
+    removals: set[str],
+) -> WriteResult:
+    """Publish the files in `keys`, remove those in `removals`; the records of the others stay
+    in the manifest, unread: only the records of these paths are looked up, and the changed
+    ones go to the journal (folded into the manifest once it holds COMPACT records)."""
+    journal = _journal(root)
+    base = _read_file(root / MANIFEST)
+    if journal is None or not records.readable_in_place(base) or os.path.lexists(root / PENDING):
+        raise DeliveryError(f"cannot publish part of {root}: publish it whole")
+    assert base is not None
+    wanted = set(keys) | removals
+    old = records.lookup(base, wanted - set(journal))
+    old |= {p: r for p, r in journal.items() if p in wanted and r is not None}
+    job = _Publish(folder, Manifest(old))
+    with _unstaged_on_error(root, job):
+        _put_in_place(root, job, rendered, keys)
+        removed = job.remove(sorted(removals - set(keys)))
+        _remove_empty_folders(folder, removed)
+        changed = {**journal, **dict.fromkeys((*removed, *job.refused)), **job.files}
+        whole = records.parse(base) if len(changed) > COMPACT else None
+        if whole is not None and not whole.damage:
+            merged = {**whole.files, **changed}
+            _write_manifest(folder, {p: r for p, r in merged.items() if r is not None})
+        else:
+            _write(folder, JOURNAL, records.dump_journal(_base_id(root), changed), private=False)
+        _finish(job, stamp)
+    return _result(job, removed)
 
 
 class Sender(Protocol):

@@ -74,10 +74,12 @@ def run_once(
     ping_hub: bool = True,
     clock: Clock | None = None,
     returned: bool = True,
+    full: bool = False,
 ) -> RunReport:
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
     `ping_hub=False` (dry runs) tells no WebSub hub about the changes; `returned=False` leaves
-    the returned-mail mailbox alone (the scheduler reads it in a job of its own)."""
+    the returned-mail mailbox alone (the scheduler reads it in a job of its own); `full` plans
+    every output file, not only what the articles changed since the last publish reach."""
     with locked_store(config) as store, thawed():
         if store is None:
             return RunReport(skipped_locked=True)
@@ -85,9 +87,8 @@ def run_once(
             _read_returned(config, store, now)
         done: list[str] = []  # what this pass changed so far, should a stage fail
         try:
-            report = _run(
-                Pass.start(config, store, now, clock, progress), force_digest, ping_hub, done
-            )
+            run = Pass.start(config, store, now, clock, progress)
+            report = _run(run, force_digest, ping_hub, done, full)
         except (StoreError, RenderError) as exc:
             if done:  # not "nothing done": what the pass did stays done
                 raise PassStopped(done, exc) from exc
@@ -154,7 +155,9 @@ def _summary(report: RunReport) -> str:
     ) + (" mail=impossible" if report.undelivered else "")
 
 
-def _run(run: Pass, force_digest: bool, ping_hub: bool, done: list[str]) -> RunReport:
+def _run(
+    run: Pass, force_digest: bool, ping_hub: bool, done: list[str], full: bool = False
+) -> RunReport:
     """One pass; `done` collects what it changed, for an error part way (see `run_once`)."""
     config, store, now = run.config, run.store, run.now
     added = store.add_subscribers(config.subscribers, now)
@@ -165,12 +168,12 @@ def _run(run: Pass, force_digest: bool, ping_hub: bool, done: list[str]) -> RunR
         done.append(f"articles picked up ({picked.new} new, {picked.changed} changed, "
                     f"{picked.removed} removed)")  # fmt: skip
     env = make_environment(config.paths.templates)
-    snapshot = Snapshot(config, store)
+    snapshot = Snapshot(run)
     digest_id = None
     if force_digest or digest_due(config, store.last_digest_time(), now):
         digest_id = freeze(run, env, lambda: snapshot.site)
         done += [f"digest {digest_id} frozen"] if digest_id else []
-    result = build(run, env, snapshot)
+    result = build(run, env, snapshot, full=full)
     done += [f"{len(result.written)} files written"] if result.written else []
     mail, undelivered = Outcome(), ""
     try:

@@ -1,10 +1,12 @@
 """Pick-up: scan the articles folder, decide what changed, and record it in the store.
 
 Files are stat'ed all at once (cheap) but read, parsed and recorded in chunks of `CHUNK`, so a
-first run over 100,000 articles never holds more than a chunk's bodies. Each chunk is planned
-against what the store knows so far, so the rules of `ingest.plan` (the incumbent keeps its id,
-the first newcomer in file-name order wins) hold across chunks; an article whose file vanished
-is removed only after the last chunk, so a file renamed into a later chunk counts as moved.
+first run over 100,000 articles never holds more than a chunk's bodies; a pick-up of a few
+files compares them with the articles they concern only (by id, slug and file), not all.
+Each chunk is planned against what the store knows so far, so the rules of `ingest.plan`
+(the incumbent keeps its id, the first newcomer in file-name order wins) hold across chunks;
+an article whose file vanished is removed only after the last chunk, so a file renamed into a
+later chunk counts as moved.
 """
 
 from __future__ import annotations
@@ -94,11 +96,14 @@ def _pick(
     total = Tally(problems=tuple(walked.problems))
     warnings: list[str] = []
     if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
+        few = bool(known_files) and len(todo) <= CHUNK  # read only the articles they concern
         with paused_gc():
-            known = store.known_articles()
+            known = {} if few else store.known_articles()
+        gone = [n for n in known_files if n not in walked.stats] if few and vanished else []
         for start in range(0, len(todo), CHUNK) or [0]:
             names, last = todo[start : start + CHUNK], start + CHUNK >= len(todo)
-            changes, chunk_warnings = _chunk(config, walked, names, known, last)
+            lookup = (store, gone) if few else None
+            changes, chunk_warnings = _chunk(config, walked, names, known, last, lookup)
             reset = not known_files and start == 0
             previous = None if reset else _previous(known_files, names, walked.stats, last)
             store.apply(changes, {n: walked.stats[n] for n in names}, now, previous=previous)
@@ -115,10 +120,18 @@ def _chunk(
     names: list[str],
     known: dict[str, ingest.Known],
     last: bool,
+    lookup: tuple[Store, list[str]] | None = None,
 ) -> tuple[ingest.Changes, list[str]]:
-    """Read and plan one chunk of files against what is known so far."""
+    """Read and plan one chunk of files against what is known so far. With `lookup` (the
+    store and the files gone), `known` is filled here with the articles the chunk concerns:
+    those it names by id or slug, and those read from its files (or, last, the gone ones)."""
     scanned = dataclasses.replace(walked, parsed=[], problems=list(walked.problems), warnings=[])
     ingest.read(config.paths.articles, names, ingest.options_for(config), scanned)
+    if lookup is not None:
+        store, gone = lookup
+        ids = [a.id for a in scanned.parsed]
+        slugs = [a.slug for a in scanned.parsed]
+        known.update(store.known_for(ids, slugs, names + (gone if last else [])))
     changes = ingest.plan(known, scanned)
     if not last:  # a vanished file's article may yet turn up, moved, in a later chunk
         chunk = set(names)

@@ -55,14 +55,27 @@ def listing_outputs(
     folder: str = "",
 ) -> list[Output]:
     """The index and numbered pages of `entries`; teasers need no article bodies."""
-    outputs = []
-    for page in listings(site, entries, folder):
-        shown = [entry_key(e) for e in page.entries]
-        key = fingerprint(base, page.path, page.url, page.newer, page.older, channel, shown)
-        outputs.append(
-            Output(page.path, key, functools.partial(_listing, env, site, page, channel))
-        )
-    return outputs
+    return [
+        listing_output(env, site, page, base, channel) for page in listings(site, entries, folder)
+    ]
+
+
+def listing_output(
+    env: jinja2.Environment, site: Site, page: Listing, base: str, channel: Channel | None
+) -> Output:
+    """One listing page (the main one's, or a tag's when `channel` is that tag's)."""
+    shown = [entry_key(e) for e in page.entries]
+    key = fingerprint(base, page.path, page.url, page.newer, page.older, channel, shown)
+    return Output(page.path, key, functools.partial(_listing, env, site, page, channel))
+
+
+def article_output(env: jinja2.Environment, site: Site, entry: Entry, base: str) -> Output:
+    """One article's page (its bodies are read when it renders)."""
+    ident = entry.article.id
+    tagged = tags_key(site, [entry]) if entry.article.tags else ()
+    key = fingerprint(base, "article", entry_key(entry), tagged)
+    render = functools.partial(_article, env, site, ident)
+    return Output(f"articles/{entry.article.slug}.html", key, render, (ident,))
 
 
 def archive_outputs(
@@ -70,12 +83,7 @@ def archive_outputs(
 ) -> list[Output]:
     """The main listings, one page per article, the subscribe page and the stylesheet."""
     outputs = listing_outputs(env, site, entries, base)
-    for entry in entries:
-        ident = entry.article.id
-        tagged = tags_key(site, [entry]) if entry.article.tags else ()
-        key = fingerprint(base, "article", entry_key(entry), tagged)
-        render = functools.partial(_article, env, site, ident)
-        outputs.append(Output(f"articles/{entry.article.slug}.html", key, render, (ident,)))
+    outputs += [article_output(env, site, entry, base) for entry in entries]
     subscribe = Output(
         "subscribe.html", fingerprint(base, "subscribe"), lambda _: subscribe_page(env, site)
     )

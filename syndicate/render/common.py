@@ -186,9 +186,30 @@ def _finalize(value: Any) -> Any:
     return html_safe(value) if isinstance(value, str) else value
 
 
+class _Compiled(jinja2.BytecodeCache):
+    """Compiled templates, kept in memory for the life of the process: each pass makes a new
+    environment, and compiling the templates again cost more than the rest of rendering one
+    new article. Jinja checks each against its source's checksum before using it."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        found = self.code.get(bucket.key)
+        if found is not None:
+            bucket.bytecode_from_string(found)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _Compiled()
+
+
 def make_environment(templates: Path) -> jinja2.Environment:
     """Templates from the publication's folder first, then syndicate's bundled defaults."""
     env = jinja2.Environment(
+        bytecode_cache=_COMPILED,
         finalize=_finalize,
         loader=jinja2.ChoiceLoader(
             [jinja2.FileSystemLoader(templates), jinja2.PackageLoader("syndicate", "templates")]

@@ -38,27 +38,52 @@ class Listing:
     older: str | None
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where one listing page lives and which of the entries (newest first) it shows: those at
+    positions [start, stop); `layout` places them without the entries themselves."""
+
+    path: str
+    url: str
+    number: int  # 0 for the index
+    newer: str | None
+    older: str | None
+    start: int
+    stop: int
+
+
+def page_count(site: Site, total: int) -> int:
+    """How many numbered pages `total` entries take (the index holds the newest)."""
+    return -(-max(total - site.page_size, 0) // site.page_size)
+
+
+def slot(site: Site, total: int, number: int, folder: str = "") -> Slot:
+    """Listing page `number` (0: the index) of `total` entries under `folder`."""
+    size, count = site.page_size, page_count(site, total)
+    index_url = site.url_for(quote(folder)) + "index.html"
+
+    def url(page: int) -> str:
+        return index_url if page > count else f"{site.url_for(quote(folder))}page/{page}.html"
+
+    if number == 0:
+        return Slot(folder + "index.html", index_url, 0, None, url(count) if count else None,
+                    0, min(size, total))  # fmt: skip
+    start, stop = max(total - number * size, size), total - (number - 1) * size
+    previous = url(number - 1) if number > 1 else None
+    path = f"{folder}page/{number}.html"
+    return Slot(path, url(number), number, url(number + 1), previous, start, stop)
+
+
+def listing(place: Slot, entries: Sequence[Entry]) -> Listing:
+    """The page at `place`, showing `entries` (those at its positions)."""
+    return Listing(place.path, place.url, entries, place.number, place.newer, place.older)
+
+
 def listings(site: Site, entries: Sequence[Entry], folder: str = "") -> list[Listing]:
     """The index and the numbered pages of `entries` (newest first) under `folder`."""
-    size = site.page_size
-    base = site.url_for(quote(folder))
-    index_url = base + "index.html"
-    older = list(reversed(entries[size:]))  # what the numbered pages hold, oldest first
-    count = -(-len(older) // size)
-
-    def url(number: int) -> str:
-        return index_url if number > count else f"{base}page/{number}.html"
-
-    index = Listing(
-        folder + "index.html", index_url, entries[:size], 0, None, url(count) if count else None
-    )
-    pages = [index]
-    for number in range(1, count + 1):
-        chunk = older[(number - 1) * size : number * size][::-1]  # newest first on the page
-        previous = url(number - 1) if number > 1 else None
-        path = f"{folder}page/{number}.html"
-        pages.append(Listing(path, url(number), chunk, number, url(number + 1), previous))
-    return pages
+    total = len(entries)
+    places = [slot(site, total, n, folder) for n in range(page_count(site, total) + 1)]
+    return [listing(p, entries[p.start : p.stop]) for p in places]
 
 
 def listing_page(

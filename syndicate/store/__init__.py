@@ -4,7 +4,8 @@ Core), composed into one `Store` as lemon24/reader composes its storage.
 `base` (engine, transactions, migrations, locks, the meta table, the dry-run copy), `meta`
 (the named values the pipeline keeps between runs), `articles` (articles and file stats),
 `digests`, `ledger` (deliveries and runs), `people` (subscribers), `signup` (the web form),
-`returned` (returned mail: bounces, complaints), with `schema` (tables), `migrations`, `rows`
+`returned` (returned mail: bounces, complaints), `changelog` (what each pick-up changed,
+and windows of the listing order), with `schema` (tables), `migrations`, `rows`
 (row <-> model), `ledger_sql` (the sender's statements) and `dating` (the times feeds show)
 beneath them. A new part is a mixin class deriving from `StoreBase` (it gets `_tx`), added to
 `Store`'s bases.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from syndicate.store.articles import Articles
 from syndicate.store.base import copy_sqlite
+from syndicate.store.changelog import Changelog, Was
 from syndicate.store.digests import Digests, candidates_query
 from syndicate.store.ledger import Ledger
 from syndicate.store.meta import Meta
@@ -32,10 +34,11 @@ __all__ = [
     "Signup",
     "Store",
     "Upserted",
+    "Was",
     "candidates_query",
     "copy_sqlite",
 ]
 
 
-class Store(Articles, Digests, Ledger, People, Signups, Returns, Meta):
+class Store(Articles, Changelog, Digests, Ledger, People, Signups, Returns, Meta):
     """The one gateway to the state database."""

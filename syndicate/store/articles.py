@@ -15,18 +15,21 @@ from sqlalchemy.engine import Connection, Engine
 from syndicate.errors import StoreError
 from syndicate.models import Changes, Entry, FileStat, Known
 from syndicate.store.base import StoreBase
+from syndicate.store.changelog import log_changes
 from syndicate.store.dating import Taken, distinct_times, file_time, published_times, shown_times
-from syndicate.store.rows import BODIES, ENTRY, ENTRY_COLUMNS, NEWEST, article_values, to_entry
-from syndicate.store.schema import HAS_ASSETS, LIVE, articles, files
+from syndicate.store.rows import ENTRY, LIGHT, NEWEST, article_values, to_entry
+from syndicate.store.schema import LIVE, articles, files
 from syndicate.text import slugify
 
 # Plain SQL and plain tuples: SQLAlchemy's per-row processing was most of a run's cost at
 # 100,000 articles. Timestamps come back as text (SQLite) or naive datetimes (`rows.to_entry`).
-_LIGHT = ", ".join("''" if name in BODIES else name for name in ENTRY_COLUMNS)
 _LISTING = (  # constant column names only
-    f"SELECT {_LIGHT} FROM articles WHERE deleted_at IS NULL "  # noqa: S608
+    f"SELECT {LIGHT} FROM articles WHERE deleted_at IS NULL "  # noqa: S608
     "ORDER BY coalesce(date, first_seen) DESC, id"
 )
+
+
+_HAS_ASSETS = "deleted_at IS NULL AND assets != '[]'"  # HAS_ASSETS, as the index says it
 
 
 class Articles(StoreBase):
@@ -45,6 +48,23 @@ class Articles(StoreBase):
                 row[0]: Known(row[0], row[1], row[2], row[3], bool(row[4]))
                 for row in conn.exec_driver_sql(query).all()
             }
+
+    def known_for(
+        self, ids: Iterable[str], slugs: Iterable[str], sources: Iterable[str]
+    ) -> dict[str, Known]:
+        """The published articles among `ids`, with one of `slugs` or read from one of
+        `sources`: what a pick-up of a few files compares them with (not 100,000 rows)."""
+        found: dict[str, Known] = {}
+        query = "SELECT id, source, slug, content_hash, url_id FROM articles WHERE deleted_at IS NULL AND "  # noqa: E501
+        with self._tx(write=False) as conn:
+            for column, values in (("id", ids), ("slug", slugs), ("source", sources)):
+                wanted = list(dict.fromkeys(values))
+                for start in range(0, len(wanted), 500):
+                    chunk = {f"v{n}": v for n, v in enumerate(wanted[start : start + 500])}
+                    names = ", ".join(f":{name}" for name in chunk)
+                    rows = conn.execute(sa.text(f"{query}{column} IN ({names})"), chunk)
+                    found |= {r[0]: Known(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+        return found
 
     def count_live(self) -> int:
         """How many articles are published."""
@@ -74,7 +94,8 @@ class Articles(StoreBase):
             raise StoreError(f"naive datetime {now!r} given to the store")
         bad = {p.path for p in changes.problems}
         with self._tx() as conn:
-            existing = self._ids_and_url_ids(conn) if changes.new else {}
+            existing = self._ids_and_url_ids(conn, [a.id for a in changes.new])
+            self._log(conn, changes, existing)
             times = self._times(conn, changes, existing, stats, now)
             fresh = []
             for article in changes.new:
@@ -114,11 +135,23 @@ class Articles(StoreBase):
             if changes.new or changes.changed or changes.moved or changes.removed:
                 self._bump(conn)
 
+    def _log(self, conn: Connection, changes: Changes, existing: Mapping[str, bool]) -> None:
+        """Log what each article was before this change, under the generation it makes."""
+        back = [a.id for a in changes.new if a.id in existing]  # removed once, returning
+        known = [a.id for a in (*changes.changed, *changes.moved)] + back + list(changes.removed)
+        fresh = [a.id for a in changes.new if a.id not in existing]
+        log_changes(conn, self._generation(conn) + 1, known, fresh)
+
     @staticmethod
-    def _ids_and_url_ids(conn: Connection) -> dict[str, bool]:
-        """Every recorded article id (removed ones too), with its `url_id`."""
-        query = sa.select(articles.c.id, articles.c.url_id)
-        return {ident: bool(url_id) for ident, url_id in conn.execute(query)}
+    def _ids_and_url_ids(conn: Connection, ids: list[str]) -> dict[str, bool]:
+        """Which of `ids` are recorded (removed ones too), with their `url_id`."""
+        found: dict[str, bool] = {}
+        for start in range(0, len(ids), 500):
+            query = sa.select(articles.c.id, articles.c.url_id).where(
+                articles.c.id.in_(ids[start : start + 500])
+            )
+            found |= {ident: bool(url_id) for ident, url_id in conn.execute(query)}
+        return found
 
     def _times(
         self,
@@ -166,9 +199,11 @@ class Articles(StoreBase):
 
     def asset_paths(self) -> list[str]:
         """Every local file a published article links to (paths under the articles folder)."""
-        query = sa.select(articles.c.assets).where(HAS_ASSETS)  # the v7 partial index
-        with self._tx(write=False) as conn:
-            return [item[0] for text in conn.scalars(query) for item in json.loads(text)]
+        with self._tx(write=False) as conn:  # the v7 partial index, named for SQLite (which
+            hint = "INDEXED BY ix_articles_assets " if conn.dialect.name == "sqlite" else ""
+            query = f"SELECT assets FROM articles {hint}WHERE {_HAS_ASSETS}"  # noqa: S608
+            rows = conn.exec_driver_sql(query).all()  # else walks the newest-first index)
+            return [item[0] for (text,) in rows for item in json.loads(text)]
 
     def ctas(self) -> list[str]:
         """The call-to-action lifted from each published article, newest first (no bodies)."""

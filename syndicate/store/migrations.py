@@ -13,17 +13,27 @@ from sqlalchemy.engine import Connection
 
 from syndicate.store.schema import (
     ASSETS_INDEX,
+    CTA_INDEX,
+    NEWEST_INDEX,
     SIGNUP_EMAIL_INDEX,
+    SLUG_INDEX,
+    SOURCE_INDEX,
     STANDING,
     SUBSCRIBER_ADDRESS_INDEX,
+    TAGS_INDEX,
     UNDIGESTED_INDEX,
     UTCDateTime,
     articles,
+    changelog,
+    meta,
     returned,
     signups,
 )
 
 _V7_COLUMNS = ("language", "assets", "url_id")  # added by v7
+V10_INDEXES = ("ix_articles_newest", "ix_articles_cta", "ix_articles_tags", "ix_articles_slug",
+               "ix_articles_source")  # fmt: skip
+CHANGELOG_SINCE = "changelog.since"  # the meta key: the log holds every change after it
 
 
 def _v1_to_v2(conn: Connection) -> None:
@@ -56,7 +66,7 @@ def _v3_to_v4(conn: Connection) -> None:
 
 def _v4_to_v5(conn: Connection) -> None:
     """v5 indexes the articles a digest may still take (a partial index: it stays small)."""
-    UNDIGESTED_INDEX.create(conn, checkfirst=True)
+    conn.execute(sa.schema.CreateIndex(UNDIGESTED_INDEX, if_not_exists=True))
 
 
 _PROGRESS = {"failed": 0, "pending": 1, "sending": 2, "sent": 3}  # of one message in the ledger
@@ -155,10 +165,12 @@ def _v6_to_v7(conn: Connection) -> None:
             sa.text("ALTER TABLE articles ADD COLUMN url_id BOOLEAN NOT NULL DEFAULT true")
         )
         conn.execute(sa.text("ALTER TABLE articles ALTER COLUMN url_id SET DEFAULT false"))
-        ASSETS_INDEX.create(conn, checkfirst=True)
+        conn.execute(sa.schema.CreateIndex(ASSETS_INDEX, if_not_exists=True))
         return
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_undigested"))
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_articles_assets"))
+    for index in V10_INDEXES:  # v10's, made
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index}"))  # by v4's step
     conn.execute(sa.text("ALTER TABLE articles RENAME TO articles_v6"))
     articles.create(conn)
     kept = [c for c in articles.c if c.name not in _V7_COLUMNS]
@@ -168,8 +180,8 @@ def _v6_to_v7(conn: Connection) -> None:
     columns = [*kept, articles.c.assets, articles.c.url_id]
     conn.execute(articles.insert().from_select(columns, query))
     conn.execute(sa.text("DROP TABLE articles_v6"))
-    UNDIGESTED_INDEX.create(conn, checkfirst=True)
-    ASSETS_INDEX.create(conn, checkfirst=True)
+    conn.execute(sa.schema.CreateIndex(UNDIGESTED_INDEX, if_not_exists=True))
+    conn.execute(sa.schema.CreateIndex(ASSETS_INDEX, if_not_exists=True))
 
 
 def _v7_to_v8(conn: Connection) -> None:
@@ -184,8 +196,20 @@ def _v8_to_v9(conn: Connection) -> None:
     returned.create(conn, checkfirst=True)
 
 
+def _v9_to_v10(conn: Connection) -> None:
+    """v10 plans a rerun from what changed: pick-ups log each article's previous state
+    (`changelog`) and the listing order is indexed. The log starts empty: what was picked up
+    before is known only to a full plan, which the first v10 run makes (its stamp is new), so
+    the log is marked complete from the current generation on."""
+    changelog.create(conn, checkfirst=True)
+    for index in (NEWEST_INDEX, CTA_INDEX, TAGS_INDEX, SLUG_INDEX, SOURCE_INDEX):
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    generation = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "generation")) or "0"
+    conn.execute(meta.insert().values(key=CHANGELOG_SINCE, value=generation))
+
+
 # version -> step that upgrades a database from that version to the next one.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
-    7: _v7_to_v8, 8: _v8_to_v9,
+    7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10,
 }  # fmt: skip

@@ -23,6 +23,7 @@ ENTRY_COLUMNS = (
     "first_seen", "changed_at",
 )  # fmt: skip
 BODIES = frozenset({"body_html", "body_text"})
+LIGHT = ", ".join("''" if name in BODIES else name for name in ENTRY_COLUMNS)  # SQL, no bodies
 ENTRY = tuple(articles.c[name] for name in ENTRY_COLUMNS)
 PUBLISHED = sa.func.coalesce(articles.c.date, articles.c.first_seen, type_=UTCDateTime)
 NEWEST = (PUBLISHED.desc(), articles.c.id)
