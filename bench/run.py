@@ -8,7 +8,8 @@ Cases (each a script that also runs alone): pickup.py (pick-up and archive at ea
 feeds_bench.py, email_bench.py (digest), delivery.py (SMTP into Postfix's smtp-sink, beside
 smtplib and smtp-source; installs postfix), peers.py (Pelican feeds-only; rss2email is measured
 in delivery.py; each in its own venv), web_bench.py (one-click unsubscribes against `syndicate
-serve` on SQLite and PostgreSQL). Corpora, venvs and JSON go to --work and are reused.
+serve` on SQLite and PostgreSQL), million.py (import, freeze and send for 1,000,000 subscribers
+on SQLite and PostgreSQL, once). Corpora, venvs and JSON go to --work and are reused.
 Timings are printed and written, never asserted.
 """
 
@@ -32,6 +33,7 @@ CASES = {  # name: (script, extra arguments)
     "delivery": ("delivery.py", []),
     "peers": ("peers.py", []),
     "web": ("web_bench.py", []),
+    "million": ("million.py", []),  # a million subscribers, SQLite and PostgreSQL: ~25 minutes
 }
 
 

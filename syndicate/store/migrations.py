@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from syndicate.store.schema import (
     ASSETS_INDEX,
+    OPEN_DELIVERIES_INDEX,
     SIGNUP_EMAIL_INDEX,
     STANDING,
     SUBSCRIBER_ADDRESS_INDEX,
@@ -184,8 +185,14 @@ def _v8_to_v9(conn: Connection) -> None:
     returned.create(conn, checkfirst=True)
 
 
+def _v9_to_v10(conn: Connection) -> None:
+    """v10 indexes the deliveries still open (pending, sending) in claiming order, so that a
+    claim costs the same at a million recipients as at ten thousand."""
+    OPEN_DELIVERIES_INDEX.create(conn, checkfirst=True)
+
+
 # version -> step that upgrades a database from that version to the next one.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
-    7: _v7_to_v8, 8: _v8_to_v9,
+    7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10,
 }  # fmt: skip
