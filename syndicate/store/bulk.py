@@ -6,8 +6,9 @@ The rows (already validated, in file order) go into a temporary table in batches
 the others (they count as duplicates); then, in one transaction, addresses already on the
 list get the new name (when the row gives one) and keep their status (an import never brings
 back a reader who left: `People.upsert_subscribers` explains the rule), and new ones are
-inserted active. Staging holds no lock on the list: on SQLite only the merge takes the write
-lock. Memory stays flat whatever the size: no row outlives its batch in Python.
+inserted active. Staging holds no lock on the list; the merge holds other writers off (SQLite's
+write lock, a PostgreSQL table lock that lets readers on). Memory stays flat whatever the
+size: no row outlives its batch in Python.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from syndicate.models import Subscriber
@@ -30,7 +30,7 @@ BATCH = 10_000  # rows per executemany: large enough to amortise it, small enoug
 _temp = sa.MetaData()
 staged = sa.Table(  # every good row of the file, in order (`seq`); `key`: the address, lowered
     "import_rows", _temp,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # no index to keep up while rows come in
     sa.Column("key", sa.String(320), nullable=False),
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("name", sa.Text, nullable=False),
@@ -67,8 +67,7 @@ class Bulk(StoreBase):
                 _create(conn)
                 rows = _stage(conn, people)
                 conn.commit()  # the temporary table only: nothing of the list changed yet
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                _lock(conn)
                 merged = _merge(conn, rows, now)
                 conn.commit()
             finally:
@@ -76,6 +75,20 @@ class Bulk(StoreBase):
                 _temp.drop_all(conn, checkfirst=True)  # the pooled connection outlives them
                 conn.commit()
         return merged
+
+
+def _lock(conn: Connection) -> None:
+    """Begin the merge as the list's only writer: SQLite's write lock; on PostgreSQL a lock
+    that lets readers (senders, the web side's look-ups) on but holds other writers (a web
+    sign-up) until the merge commits, so that its counts and inserts stay exact. PostgreSQL
+    also learns the temporary table's size (autovacuum never analyses one) and may sort in
+    memory, its own (the server's), not ours."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    conn.exec_driver_sql("ANALYZE import_rows")
+    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    conn.exec_driver_sql("LOCK TABLE subscribers IN SHARE ROW EXCLUSIVE MODE")
 
 
 def _create(conn: Connection) -> None:
@@ -117,6 +130,8 @@ def _merge(conn: Connection, rows: int, now: datetime) -> Merged:
         .order_by(staged.c.key)
     )
     conn.execute(firsts.insert().from_select(["key", "email", "name"], chosen))
+    if conn.dialect.name == "postgresql":  # its size, for the joins below
+        conn.exec_driver_sql("ANALYZE import_first")
     distinct = int(conn.scalar(sa.select(sa.func.count()).select_from(firsts)) or 0)
     known = firsts.c.key == SUBSCRIBER_ADDRESS
     standing = {
@@ -131,13 +146,12 @@ def _merge(conn: Connection, rows: int, now: datetime) -> Merged:
     stamp = sa.literal(now, UTCDateTime())
     renamed = sa.case((firsts.c.name != "", firsts.c.name), else_=subscribers.c.name)
     conn.execute(subscribers.update().where(known).values(name=renamed, updated=stamp))
-    added = conn.execute(_insert_new(conn, stamp)).rowcount
+    added = conn.execute(_insert_new(stamp)).rowcount
     return Merged(int(added), active, sum(standing.values()), rows - distinct)
 
 
-def _insert_new(conn: Connection, stamp: sa.ColumnElement[datetime]) -> sa.Insert:
-    """The addresses not on the list yet, inserted active. On PostgreSQL another writer (a
-    web sign-up) may add one meanwhile: that row stays, ours is skipped."""
+def _insert_new(stamp: sa.ColumnElement[datetime]) -> sa.Insert:
+    """The addresses not on the list yet, inserted active, in address order."""
     absent = ~sa.exists().where(firsts.c.key == SUBSCRIBER_ADDRESS)
     new = (
         sa.select(firsts.c.email, firsts.c.name, sa.literal("active"), stamp, stamp)
@@ -146,6 +160,4 @@ def _insert_new(conn: Connection, stamp: sa.ColumnElement[datetime]) -> sa.Inser
     )
     columns = ["email", "name", "status", "created", "updated"]
     insert = subscribers.insert().from_select(columns, new)
-    if conn.dialect.name == "postgresql":
-        insert = postgresql.insert(subscribers).from_select(columns, new).on_conflict_do_nothing()
     return insert.execution_options(preserve_rowcount=True)  # SQLAlchemy counts INSERTs so
