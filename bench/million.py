@@ -141,7 +141,7 @@ def measure(report: Report, kind: str, case: Case, csv: Path, box: Sink, connect
     report.row(f"{kind}, {n}: send into smtp-sink, {connections} connections", [rate], "msg/s",
                f"{what}: {send:.0f} s, peak {send_peak:.0f} MB")  # fmt: skip
     return {"import": seconds, "import_peak": peak, "freeze": freeze, "freeze_peak": freeze_peak,
-            "send_peak": send_peak, "rate": rate}  # fmt: skip
+            "send_peak": send_peak, "rate": rate, "sent": messages}  # fmt: skip
 
 
 def targets(report: Report, kind: str, big: dict[str, float], small: float, count: int) -> None:
@@ -155,8 +155,9 @@ def targets(report: Report, kind: str, big: dict[str, float], small: float, coun
                   f"{big['import_peak']:.0f} / {big['freeze_peak']:.0f} / "
                   f"{big['send_peak']:.0f} MB", peak < TARGET_PEAK)  # fmt: skip
     ratio = big["rate"] / small
+    part = "" if big["sent"] == count else f", its last {big['sent']:,.0f} messages"
     report.target(f"{kind}: send rate at {n} within 10% of the rate at 10,000",
-                  f"{big['rate']:,.0f} vs {small:,.0f} msg/s ({ratio:.0%})",
+                  f"{big['rate']:,.0f} vs {small:,.0f} msg/s ({ratio:.0%}{part})",
                   abs(1 - ratio) <= 0.10)  # fmt: skip
 
 
