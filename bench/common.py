@@ -103,13 +103,14 @@ def site(corpus: Path, folder: Path) -> Path:
     return folder
 
 
-def run_cli(folder: Path, *args: str) -> tuple[float, float]:
+def run_cli(folder: Path, *args: str, stderr: int | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one real `syndicate` process."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "syndicate", "-q", *args],
         cwd=folder,
         env={**os.environ, "SYNDICATE_SECRET": "bench"},
+        stderr=stderr,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started

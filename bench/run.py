@@ -9,7 +9,8 @@ feeds_bench.py, email_bench.py (digest), delivery.py (SMTP into Postfix's smtp-s
 smtplib and smtp-source; installs postfix), peers.py (Pelican's full site in its own venv and
 Hugo, installed from Debian when missing, at 1,000 and 10,000 articles; rss2email is measured
 in delivery.py), web_bench.py (one-click unsubscribes against `syndicate serve` on SQLite and
-PostgreSQL). Corpora, venvs and JSON go to --work and are reused.
+PostgreSQL), million.py (import, freeze and send for 1,000,000 subscribers
+on SQLite and PostgreSQL, once). Corpora, venvs and JSON go to --work and are reused.
 Timings are printed and written, never asserted.
 """
 
@@ -33,6 +34,7 @@ CASES = {  # name: (script, extra arguments)
     "delivery": ("delivery.py", []),
     "peers": ("peers.py", []),
     "web": ("web_bench.py", []),
+    "million": ("million.py", []),  # a million subscribers, SQLite and PostgreSQL: ~25 minutes
 }
 
 

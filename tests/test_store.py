@@ -506,7 +506,7 @@ def test_v10_adds_the_change_log_complete_from_the_generation_it_finds(store: St
         )
     store.close()
     reopened = Store.open(str(store.engine.url.render_as_string(hide_password=False)))
-    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION) == "10"
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION) == "11"
     generation = reopened.generation()
     assert reopened.changes_since(generation) == {}
     assert reopened.changes_since(generation - 1) is None  # before v10: not logged

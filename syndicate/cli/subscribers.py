@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from syndicate.cli.report import progress_bar
 from syndicate.cli.table import EXIT_OK, EXIT_PARTIAL, Call, arg, command, text
 from syndicate.pipeline import people
 
@@ -59,16 +60,19 @@ def import_csv(call: Call) -> int:
     Exits 1 if some rows were bad; each is listed on stderr, and the good ones are added.
     """
     file = call.args.file
-    result = people.import_csv(call.config, file, call.now)
-    for problem in result.problems:
-        print(f"error: {problem}", file=sys.stderr)
-    upserted = result.upserted
+    with progress_bar(sys.stderr.isatty() and not call.args.quiet) as progress:
+        result = people.import_csv(call.config, file, call.now, _problem, progress)
+    merged = result.merged
     call.say(
-        f"imported {file}: {len(upserted.added)} added, {len(upserted.updated)} updated, "
-        f"{len(upserted.kept_inactive)} kept unsubscribed or bounced, "
-        f"{result.duplicates} duplicates, {len(result.problems)} bad rows"
+        f"imported {file}: {merged.added} added, {merged.updated} updated, "
+        f"{merged.kept_inactive} kept unsubscribed or bounced, "
+        f"{merged.duplicates} duplicates, {result.problems} bad rows"
     )
     return EXIT_PARTIAL if result.problems else EXIT_OK
+
+
+def _problem(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
 
 
 @command("export", FILE, group="subscribers")

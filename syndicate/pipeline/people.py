@@ -7,7 +7,8 @@ prints nothing (results are returned for the CLI to show) and never reads the cl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,19 +16,20 @@ from pathlib import Path
 from syndicate import deliver, subscribers
 from syndicate.config import Config, normalise_email
 from syndicate.errors import SubscriberError, SyndicateError
-from syndicate.models import Subscriber
+from syndicate.models import Progress, Subscriber, no_progress
 from syndicate.pipeline.keys import signing_key
-from syndicate.store import LastBounce, Store, Upserted
+from syndicate.store import LastBounce, Merged, Store
 from syndicate.tokens import verify_token
+
+log = logging.getLogger("syndicate")
 
 
 @dataclass(frozen=True)
 class Imported:
-    """An import's outcome: what the store did, plus the rows that were refused."""
+    """An import's outcome: what the store did, and how many rows were refused."""
 
-    upserted: Upserted
-    problems: tuple[str, ...]
-    duplicates: int
+    merged: Merged
+    problems: int
 
 
 def _inactive(email: str) -> SubscriberError:
@@ -78,11 +80,28 @@ def last_bounces(config: Config) -> dict[str, LastBounce]:
         return store.last_bounces()
 
 
-def import_csv(config: Config, path: Path, now: datetime) -> Imported:
-    parsed = subscribers.read_csv(path)
+def import_csv(
+    config: Config,
+    path: Path,
+    now: datetime,
+    problem: Callable[[str], None],
+    progress: Progress = no_progress,
+) -> Imported:
+    """Stream a CSV file into the list (one transaction: all of it or, if the file cannot be
+    read to its end, nothing); each bad row is told to `problem` as it is met."""
+    refused = 0
+
+    def bad(message: str) -> None:
+        nonlocal refused
+        refused += 1
+        problem(message)
+
     with _store(config) as store:
-        done = store.upsert_subscribers(parsed.people, now)
-    return Imported(done, parsed.problems, parsed.duplicates)
+        merged = store.import_subscribers(subscribers.stream_csv(path, bad, progress), now)
+    log.info("event=subscribers-imported file=%s added=%d updated=%d kept_inactive=%d "
+             "duplicates=%d bad_rows=%d", path, merged.added, merged.updated,
+             merged.kept_inactive, merged.duplicates, refused)  # fmt: skip
+    return Imported(merged, refused)
 
 
 def export_csv(config: Config, path: Path) -> int:

@@ -3,7 +3,8 @@ Core), composed into one `Store` as lemon24/reader composes its storage.
 
 `base` (engine, transactions, migrations, locks, the meta table, the dry-run copy), `meta`
 (the named values the pipeline keeps between runs), `articles` (articles and file stats),
-`digests`, `ledger` (deliveries and runs), `people` (subscribers), `signup` (the web form),
+`digests`, `ledger` (deliveries and runs), `people` (subscribers), `bulk` (importing many
+subscribers at once), `signup` (the web form),
 `returned` (returned mail: bounces, complaints), `changelog` (what each pick-up changed,
 and windows of the listing order), with `schema` (tables), `migrations`, `rows`
 (row <-> model), `ledger_sql` (the sender's statements) and `dating` (the times feeds show)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from syndicate.store.articles import Articles
 from syndicate.store.base import copy_sqlite
+from syndicate.store.bulk import Bulk, Merged
 from syndicate.store.changelog import Changelog, Was
 from syndicate.store.digests import Digests, candidates_query
 from syndicate.store.ledger import Ledger
@@ -29,6 +31,7 @@ from syndicate.store.signup import Outcome, Signup, Signups
 __all__ = [
     "SCHEMA_VERSION",
     "LastBounce",
+    "Merged",
     "Outcome",
     "Recorded",
     "Signup",
@@ -40,5 +43,5 @@ __all__ = [
 ]
 
 
-class Store(Articles, Changelog, Digests, Ledger, People, Signups, Returns, Meta):
+class Store(Articles, Changelog, Digests, Ledger, People, Bulk, Signups, Returns, Meta):
     """The one gateway to the state database."""

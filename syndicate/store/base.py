@@ -58,6 +58,19 @@ def copy_sqlite(source: Path, copy: Path) -> None:
         raise StoreError(f"cannot read the state database {source}: {exc}") from None
 
 
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Database errors raised in the block leave it as StoreError."""
+    try:
+        yield
+    except sa.exc.StatementError as exc:
+        if isinstance(exc.orig, StoreError):
+            raise exc.orig from None
+        raise StoreError(f"state database error: {exc.orig}") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"state database error: {exc}") from exc
+
+
 class StoreBase:
     """Connection handling shared by every part of `Store`."""
 
@@ -111,15 +124,18 @@ class StoreBase:
         StoreError, so callers see one error family. `single`: the block runs one statement,
         atomic by itself, so SQLite needs no explicit BEGIN IMMEDIATE (a sender saves it on
         every message)."""
-        try:
-            with self._begin(immediate=not single) if write else self.engine.connect() as conn:
-                yield conn
-        except sa.exc.StatementError as exc:
-            if isinstance(exc.orig, StoreError):
-                raise exc.orig from None
-            raise StoreError(f"state database error: {exc.orig}") from exc
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"state database error: {exc}") from exc
+        with (
+            _errors(),
+            self._begin(immediate=not single) if write else self.engine.connect() as conn,
+        ):
+            yield conn
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Connection]:
+        """One connection for several transactions the caller commits itself (e.g. a bulk
+        import: its temporary tables live as long as the connection); errors as in `_tx`."""
+        with _errors(), self.engine.connect() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def advisory_lock(self, name: str) -> Iterator[bool]:

@@ -31,7 +31,35 @@ def candidates_query(since: datetime | None, limit: int | None) -> sa.Select[Any
     query = sa.select(*ENTRY).where(UNDIGESTED)
     if since is not None:
         query = query.where(since <= PUBLISHED)
-    return query.order_by(*NEWEST).limit(limit)
+    # `id || ''` is an order no index provides: SQLite then takes the small partial index for
+    # the WHERE and sorts the few rows it gives, instead of walking the whole newest-first
+    # listing index (v10) to find them. The same order, as `id` is text.
+    return query.order_by(NEWEST[0], articles.c.id.concat(sa.literal_column("''"))).limit(limit)
+
+
+C = deliveries.c
+
+
+def _queue(digest_id: str, now: datetime) -> sa.Insert:
+    """One pending delivery per active subscriber, made by the database in one INSERT ...
+    SELECT (a million readers never pass through Python), in address order: the order the
+    ledger's keys and the claims take, so its indexes grow at their ends."""
+    values = {
+        C.digest_id: sa.literal(digest_id, C.digest_id.type),
+        C.email: subscribers.c.email,
+        C.name: subscribers.c.name,
+        C.status: sa.literal("pending", C.status.type),
+        C.attempts: sa.literal(0, C.attempts.type),
+        C.last_error: sa.literal("", C.last_error.type),
+        C.updated: sa.literal(now, C.updated.type),
+    }
+    active = (
+        sa.select(*values.values())
+        .where(subscribers.c.status == "active")
+        .order_by(subscribers.c.email)
+    )
+    insert = deliveries.insert().from_select(list(values), active)
+    return insert.execution_options(preserve_rowcount=True)  # SQLAlchemy counts INSERTs so
 
 
 class Digests(StoreBase):
@@ -92,19 +120,9 @@ class Digests(StoreBase):
                     .where(LIVE, articles.c.digest_id.is_(None), exempt_before >= PUBLISHED)
                     .values(digest_exempt=True)
                 )
-            active = conn.execute(
-                sa.select(subscribers.c.email, subscribers.c.name).where(
-                    subscribers.c.status == "active"
-                )
-            ).all()
-            queued = {"digest_id": digest.id, "status": "pending", "attempts": 0, "updated": now}
-            if active:
-                rows = [
-                    queued | {"email": s.email, "name": s.name, "last_error": ""} for s in active
-                ]
-                conn.execute(deliveries.insert(), rows)
+            queued = conn.execute(_queue(digest.id, now)).rowcount
             self._bump(conn)
-            return len(active)
+            return int(queued)
 
     def digest_ids(self) -> list[str]:
         """Every frozen digest's id, newest first."""

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from syndicate.store.rows import DELIVERY
-from syndicate.store.schema import deliveries
+from syndicate.store.schema import OPEN_ROW, OPEN_STATUS, deliveries
 
 
 def bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
@@ -26,15 +26,19 @@ PENDING_DUE = (C.status == "pending") & (
 OPEN = PENDING_DUE | (C.status == "sending")
 OPEN_ANY_TIME = C.status.in_(("pending", "sending"))
 # what a worker may claim: due pending rows, and `sending` ones whose worker's lease ran out,
-# unless that worker is known to be alive (`protected`: its process runs on this host)
-_DUE = PENDING_DUE | (
-    (C.status == "sending")
+# unless that worker is known to be alive (`protected`: its process runs on this host); the
+# status as OPEN_STATUS, so that the claim reads the v10 index of open rows (see schema)
+_DUE = (
+    (OPEN_STATUS == "pending")
+    & (C.next_attempt.is_(None) | (C.next_attempt <= bind("b_now", C.updated)))
+) | (
+    (OPEN_STATUS == "sending")
     & (C.lease_until.is_(None) | (C.lease_until <= bind("b_clock", C.updated)))
     & (C.worker.is_(None) | C.worker.not_in(sa.bindparam("b_protected", expanding=True)))
 )
 _PICK = (
     sa.select(C.digest_id, C.email)
-    .where(_DUE)
+    .where(OPEN_ROW, _DUE)  # OPEN_ROW: read through the v10 index of open rows, in order
     .order_by(C.digest_id, C.email)
     .limit(sa.bindparam("b_limit", type_=sa.Integer))
     .with_for_update(skip_locked=True)
