@@ -20,7 +20,6 @@ import imagesize
 
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
-from syndicate.gcpause import paused_gc
 from syndicate.ingest.parse import MAX_ID, ParseOptions, decode, parse_article
 from syndicate.models import (
     Article,
@@ -136,11 +135,6 @@ def _bad_name(name: str) -> ArticleProblem | None:
 
 def walk(root: Path) -> ScanResult:
     """Stat every article file, reading none: the cheap part of a scan."""
-    with paused_gc():
-        return _walk(root)
-
-
-def _walk(root: Path) -> ScanResult:
     result = ScanResult()
     stats, problems = result.stats, result.problems
     for entry in _candidates(root):

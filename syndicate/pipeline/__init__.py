@@ -23,7 +23,6 @@ from syndicate.config import Config
 from syndicate.dburl import sqlite_file
 from syndicate.deliver.engine import Outcome
 from syndicate.errors import ConfigError, MailboxError, PassStopped, RenderError, StoreError
-from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.context import Clock, Pass
@@ -78,7 +77,7 @@ def run_once(
     """One cron-safe pass. Returns a report; if another run holds the lock, does nothing.
     `ping_hub=False` (dry runs) tells no WebSub hub about the changes; `returned=False` leaves
     the returned-mail mailbox alone (the scheduler reads it in a job of its own)."""
-    with locked_store(config) as store, thawed():
+    with locked_store(config) as store:
         if store is None:
             return RunReport(skipped_locked=True)
         if returned and config.bounces.reads:
@@ -257,8 +256,7 @@ def check(config: Config) -> tuple[list[str], int]:
             env.get_template(name) if name.endswith(".j2") else env.loader.get_source(env, name)  # type: ignore[union-attr]
         except jinja2.TemplateError as exc:
             problems.append(f"{config.paths.templates}/{name}: {exc}")
-    with thawed():
-        scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
+    scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
     changes = ingest.plan({}, scanned)
     problems += [str(p) for p in changes.problems]
     return problems + scanned.warnings, len(changes.new)

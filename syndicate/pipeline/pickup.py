@@ -20,7 +20,6 @@ from operator import itemgetter
 
 from syndicate import ingest
 from syndicate.config import Config
-from syndicate.gcpause import paused_gc
 from syndicate.models import ArticleProblem, FileStat, Progress, Tally
 from syndicate.pipeline.context import Pass
 from syndicate.store import Store
@@ -87,15 +86,13 @@ def _pick(
     progress: Progress,
 ) -> tuple[Tally, list[str]]:
     """Compare the walk with the stored file stats; read, plan and record what differs."""
-    with paused_gc():  # 100,000 rows as small tuples: no cycles
-        known_files = store.file_stats() if store.parser_fingerprint() == fingerprint else {}
+    known_files = store.file_stats() if store.parser_fingerprint() == fingerprint else {}
     todo = sorted(n for n, s in walked.stats.items() if known_files.get(n) != s)
     vanished = len(known_files) > len(walked.stats) - len(todo)
     total = Tally(problems=tuple(walked.problems))
     warnings: list[str] = []
     if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
-        with paused_gc():
-            known = store.known_articles()
+        known = store.known_articles()
         for start in range(0, len(todo), CHUNK) or [0]:
             names, last = todo[start : start + CHUNK], start + CHUNK >= len(todo)
             changes, chunk_warnings = _chunk(config, walked, names, known, last)
