@@ -178,7 +178,7 @@ def _run(run: Pass, force_digest: bool, ping_hub: bool, done: list[str]) -> RunR
         undelivered = str(exc)
         log.info("event=delivery-impossible error=%s", exc)  # the CLI and scheduler say it
     if ping_hub:  # after the mail: a slow hub never delays a digest
-        announce(config, store, result.written)
+        announce(run, result.written)
     return RunReport(
         picked=picked,
         warnings=tuple(warnings),
