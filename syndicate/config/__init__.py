@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from syndicate.config.fields import normalise_email
 from syndicate.config.schema import RANGES, validate
 from syndicate.config.sections import (
     DEFAULT_CTA_PATTERNS,
@@ -31,7 +32,6 @@ from syndicate.config.sections import (
     SmtpConfig,
     WebConfig,
     check_listen,
-    normalise_email,
 )
 from syndicate.config.sections import Config as Config
 from syndicate.dburl import sqlite_file

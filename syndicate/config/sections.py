@@ -6,6 +6,7 @@ Types are strict where TOML gives exact types: "1" is not 1 and 1 is not true. A
 function that raises ValueError, attached to its key with `AfterValidator`. The keys filled
 in from outside (secrets, the file's own path) refuse a value written in the file. This module
 reads nothing: no disk, no environment. To add a table: a dataclass here, a field in `Config`.
+What many tables share (the table settings, address and URL checks, `Secret`) is in `fields`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from pydantic import StrictBool as Bool
 from pydantic import StrictFloat as Float
 from pydantic import StrictInt as Int
 from pydantic import StrictStr as Str
 
+from syndicate.config.fields import TABLE, BaseUrl, Secret, Url, valid_address
 from syndicate.cron import parse_crontab
-from syndicate.errors import ConfigError
 from syndicate.models import Subscriber, SubscriberStatus
 from syndicate.verp import ID_LENGTH as VERP_ID_LENGTH
 
@@ -35,43 +35,11 @@ DEFAULT_CTA_PATTERNS = (
     r"(?i)\bsent directly to (you|your inbox)\b",
     r"(?i)^(sign up|subscribe)\b.{0,120}\b(newsletter|stories|updates)\b",
 )
-# Every table: unknown keys are errors; no number is infinite or NaN.
-TABLE = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-def normalise_email(address: str, key: str = "email") -> str:
-    """Validate an address (syntax only, no DNS) and return its normalised ASCII form."""
-    try:  # SMTPUTF8 (a non-ASCII local part) is refused: not every server can deliver it
-        info = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ConfigError(f"{address!r} is not a valid email address: {exc}", key=key) from None
-    return str(info.ascii_email or info.normalized)  # an internationalised domain as punycode
-
-
-def _address(value: str) -> str:
-    try:
-        return normalise_email(value)
-    except ConfigError as exc:
-        raise ValueError(exc.message) from None
 
 
 def _sender(value: str) -> str:
     """`Name <address>` or a bare address: the address must be valid; the value is kept."""
-    _address(re.sub(r"^.*<(.*)>\s*$", r"\1", value)) if value else None
-    return value
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
-        raise ValueError(f"must be an absolute http(s) URL, not {value!r}")
-    return value
-
-
-def _base_url(value: str) -> str:
-    """A URL pages are joined to: absolute, and ending with `/`."""
-    if not _http_url(value or "/").endswith("/"):
-        raise ValueError(f"must end with '/', as in {value + '/'!r}")
+    valid_address(re.sub(r"^.*<(.*)>\s*$", r"\1", value)) if value else None
     return value
 
 
@@ -123,7 +91,7 @@ def _verp_local(value: str) -> str:
     """An address a token is appended to (`local+token@domain`): its local part must leave
     room for the token within the 64 characters a local part may hold."""
     if value:
-        local = _address(value).rpartition("@")[0]
+        local = valid_address(value).rpartition("@")[0]
         if "+" in local or len(local) + 1 + VERP_ID_LENGTH > 64:
             raise ValueError(
                 f"the local part {local!r} must hold no '+' and at most "
@@ -147,21 +115,12 @@ def _reader(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _from_outside(value: object) -> object:
-    raise ValueError("secrets never go in the config file: use its `_env` or `_file` key")
-
-
 def _internal(value: object) -> object:
     raise ValueError("is not a config key")
 
 
 # Fields syndicate fills in itself: not keys of the file (nor offered as hints).
 NOT_KEYS = frozenset({"secret", "password", "status", "path"})
-
-
-Url = Annotated[Str, AfterValidator(_http_url)]
-BaseUrl = Annotated[Str, AfterValidator(_base_url)]
-Secret = Annotated[Str | None, AfterValidator(_from_outside)]
 
 
 @dataclass(frozen=True)
@@ -325,7 +284,7 @@ class Listed(Subscriber):
     """A `[[subscribers]]` entry: `email` and optionally `name`, nothing else."""
 
     __pydantic_config__ = TABLE
-    email: Annotated[Str, AfterValidator(_address)]
+    email: Annotated[Str, AfterValidator(valid_address)]
     name: Str = ""
     status: Annotated[SubscriberStatus, AfterValidator(_internal)] = "active"
 
