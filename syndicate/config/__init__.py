@@ -18,18 +18,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from syndicate.config.fields import normalise_email
+from syndicate.config.mail import BouncesConfig, EmailConfig, SmtpConfig
 from syndicate.config.schema import RANGES, validate
 from syndicate.config.sections import (
     DEFAULT_CTA_PATTERNS,
-    BouncesConfig,
     CtaConfig,
     DigestConfig,
-    EmailConfig,
     FeedsConfig,
     PathsConfig,
     ScheduleConfig,
     SiteConfig,
-    SmtpConfig,
     WebConfig,
     check_listen,
 )
