@@ -28,10 +28,9 @@ from syndicate.config.sections import (
     PathsConfig,
     ScheduleConfig,
     SiteConfig,
-    WebConfig,
-    check_listen,
 )
 from syndicate.config.sections import Config as Config
+from syndicate.config.web import WebConfig, check_listen
 from syndicate.dburl import sqlite_file
 from syndicate.errors import ConfigError
 from syndicate.secretfile import read_secret_file

@@ -5,8 +5,10 @@ Types are strict where TOML gives exact types: "1" is not 1 and 1 is not true. A
 `Field(ge=..., le=...)`; README's config table lists the same ranges. A check is a plain
 function that raises ValueError, attached to its key with `AfterValidator`. The keys filled
 in from outside (secrets, the file's own path) refuse a value written in the file. This module
-reads nothing: no disk, no environment. To add a table: a dataclass here, a field in `Config`.
-What many tables share (the table settings, address and URL checks, `Secret`) is in `fields`.
+reads nothing: no disk, no environment. Here: the publication's tables and `Config`, which
+composes every table; the mail tables ([email], [smtp], [bounces]) are in `mail`, [web] in
+`web`, and what many tables share (the table settings, address and URL checks, `Secret`) in
+`fields`. To add a table: a dataclass here (or beside its kind), a field in `Config`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
-from pydantic import StrictBool as Bool
 from pydantic import StrictFloat as Float
 from pydantic import StrictInt as Int
 from pydantic import StrictStr as Str
 
 from syndicate.config.fields import TABLE, BaseUrl, Url, valid_address
 from syndicate.config.mail import BouncesConfig, EmailConfig, SmtpConfig
+from syndicate.config.web import WebConfig
 from syndicate.cron import parse_crontab
 from syndicate.models import Subscriber, SubscriberStatus
 
@@ -34,14 +36,6 @@ DEFAULT_CTA_PATTERNS = (
     r"(?i)\bsent directly to (you|your inbox)\b",
     r"(?i)^(sign up|subscribe)\b.{0,120}\b(newsletter|stories|updates)\b",
 )
-
-
-def check_listen(value: str) -> str:
-    """`HOST:PORT`, with the port in 1..65535."""
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"must be HOST:PORT, as in '127.0.0.1:8080', not {value!r}")
-    return value
 
 
 def _timezone(value: str) -> str:
@@ -125,27 +119,6 @@ class CtaConfig:
         default_factory=lambda: MappingProxyType({})
     )
     patterns: tuple[Annotated[Str, AfterValidator(_regex)], ...] = DEFAULT_CTA_PATTERNS
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    """`syndicate serve`: the reader's side on the web."""
-
-    __pydantic_config__ = TABLE
-    url: BaseUrl = ""  # public base URL of subscribe, confirm, unsubscribe; default: site.url
-    listen: Annotated[Str, AfterValidator(check_listen)] = "127.0.0.1:8080"
-    static: Bool = True  # also serve the output folder (behind nginx: false)
-    confirm_days: Annotated[Float, Field(ge=0.01, le=365)] = 7  # how long a link works
-    # the most confirmation messages one address gets a day
-    confirmations_per_day: Annotated[Int, Field(ge=1, le=100)] = 3
-    # the most sign-ups one client address (IPv6: its /64) makes an hour
-    signups_per_hour: Annotated[Int, Field(ge=1, le=100_000)] = 20
-    trusted_proxies: tuple[Str, ...] = ("127.0.0.1", "::1")  # whose X-Forwarded-For counts
-
-    @property
-    def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True)
