@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from syndicate.deliver import manifest as records
+from syndicate.deliver.atomic import PUBLIC, write_atomic, write_into
 from syndicate.deliver.folder import TEMP, Folder, Refused, split
 from syndicate.deliver.manifest import MANIFEST, Manifest, Record
 from syndicate.deliver.pace import Pacer
@@ -34,32 +35,6 @@ __all__ = [
 STAMP = ".syndicate-stamp"
 BACKUP = ".syndicate-manifest.backup.json"
 PENDING = ".syndicate-manifest.pending.json"  # what a publish is about to rename into place
-PUBLIC, PRIVATE = 0o644, 0o600
-
-
-def _write(folder: Folder, name: str, data: bytes, *, private: bool) -> bool:
-    """Write one file of `folder` atomically and durably unless it holds these bytes."""
-    found = folder.read(name)
-    if found is not None and found[0] == data:
-        return False
-    keep = found[1].st_mode & 0o7777 if found is not None and private else None
-    temp, _ = folder.write_temp(name, data, PRIVATE if private else PUBLIC, keep=keep, sync=True)
-    try:
-        folder.replace(temp, name)
-    except BaseException:
-        folder.unlink(name, temp)
-        raise
-    folder.sync("")
-    return True
-
-
-def write_atomic(path: Path, data: bytes, *, private: bool = False) -> bool:
-    """Write `data` to `path` via a temp file and a rename, unless it already holds exactly
-    these bytes; True if it was written. `path` itself must not be a symlink (refused).
-    Published files are world-readable (0644); `private` ones are created 0600 (less if the
-    umask says so) and an existing file keeps its mode, so a write never loosens it."""
-    with Folder(path.parent) as folder:
-        return _write(folder, path.name, data, private=private)
 
 
 def _sync_filesystem(folder: Path) -> None:
@@ -118,7 +93,7 @@ def _recover(root: Path, folder: Folder) -> Manifest:
         if record.matches(info.st_size, info.st_mtime_ns):  # as that publish left it
             merged[path] = record
     for name in (BACKUP, MANIFEST):
-        _write(folder, name, records.dump(merged), private=False)
+        write_into(folder, name, records.dump(merged), private=False)
     folder.unlink(PENDING)
     return Manifest(merged, damage=manifest.damage)
 
@@ -285,7 +260,7 @@ def _publish(
             _sync_filesystem(root)
             # written ahead: a run killed among the renames below leaves files that the next
             # run can still prove are syndicate's (see `_recover`)
-            _write(folder, PENDING, records.dump(job.files), private=False)
+            write_into(folder, PENDING, records.dump(job.files), private=False)
         for temp, path in job.staged:
             job.rename(temp, path)
         for path in {split(root, path)[0] for _, path in job.staged if path not in job.refused}:
@@ -297,8 +272,8 @@ def _publish(
         _remove_empty_folders(folder, removed)
         _clean_temps(folder, present(root) if on_disk is None else on_disk)
         for name in (BACKUP, MANIFEST):  # the backup first: one of them is always whole
-            _write(folder, name, records.dump(job.files), private=False)
-        _write(folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
+            write_into(folder, name, records.dump(job.files), private=False)
+        write_into(folder, STAMP, stamp.encode() if not job.refused else b"", private=False)
         folder.unlink(PENDING)  # gone already is fine
     except OSError as exc:
         job.unstage()
@@ -353,7 +328,7 @@ class FileSender:
         try:
             with Folder(self.outbox) as folder:
                 folder.dir(path.rsplit("/", 1)[0], create=True)
-                _write(folder, path, message, private=True)
+                write_into(folder, path, message, private=True)
         except OSError as exc:
             raise DeliveryError(f"cannot write the .eml for {recipient}: {exc.strerror}") from exc
 
