@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from syndicate.deliver import manifest as records
 from syndicate.deliver.atomic import PUBLIC, write_atomic, write_into
 from syndicate.deliver.folder import TEMP, Folder, Refused, split
+from syndicate.deliver.lock import run_lock
 from syndicate.deliver.manifest import MANIFEST, Manifest, Record
 from syndicate.deliver.pace import Pacer
 from syndicate.deliver.senders import FileSender, Sender
@@ -283,27 +283,3 @@ def _publish(
     written = tuple(path for _, path in job.staged if path not in job.refused)
     refused = tuple(f"{path}: {reason}" for path, reason in sorted(job.refused.items()))
     return WriteResult(written, tuple(removed), refused)
-
-
-@contextlib.contextmanager
-def run_lock(path: Path) -> Iterator[bool]:
-    """Hold an exclusive, non-blocking lock on `path` while the block runs.
-
-    Yields False (without waiting) if another process holds it. The lock is the OS's (flock):
-    it dies with its process, so a killed run never blocks the next one.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+b")  # noqa: SIM115 (closed by the with below)
-    except OSError as exc:
-        raise DeliveryError(f"cannot open the run lock {path}: {exc.strerror or exc}") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
