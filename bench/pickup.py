@@ -31,6 +31,7 @@ from pathlib import Path
 
 from common import NOW, Report, arguments, generate, run_cli, site, timed
 
+from syndicate import gcpolicy
 from syndicate.config import load_config
 from syndicate.models import RunReport
 from syndicate.pipeline import run_once
@@ -203,6 +204,7 @@ def changed_one(report: Report, n: int, folder: Path, repeat: int) -> None:
 
 
 def main() -> None:
+    gcpolicy.for_process()  # the in-process runs under the `syndicate` process's GC policy
     args = arguments(__doc__, sizes="1000,10000,100000", quick=0)
     report = Report("Pick-up and archive")
     for n in (int(s) for s in args.sizes.split(",")):

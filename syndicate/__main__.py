@@ -1,5 +1,5 @@
 """`python -m syndicate`: the same as the `syndicate` command."""
 
-from syndicate.cli import main
+from syndicate.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -16,6 +16,7 @@ import pytest
 from syndicate import deliver
 from syndicate.config import load_config
 from syndicate.deliver import manifest as records
+from syndicate.deliver import publishing
 from syndicate.errors import DeliveryError
 from syndicate.models import RunReport
 from syndicate.pipeline import run_once
@@ -177,7 +178,7 @@ def test_the_journal_is_folded_into_the_manifest_and_a_whole_publish_supersedes_
 ) -> None:
     root = tmp_path / "out"
     deliver.publish(root, {f"{n}.html": b"x" for n in range(5)}, stamp="s")
-    monkeypatch.setattr(deliver, "COMPACT", 2)
+    monkeypatch.setattr(publishing, "COMPACT", 2)
     deliver.publish(root, [("0.html", b"0")], {"0.html": "k0"}, "s", removals=set())
     assert json.loads((root / deliver.JOURNAL).read_bytes())["files"]["0.html"][0] == "k0"
     deliver.publish(root, [("1.html", b"1"), ("9.html", b"9")], {"1.html": "k1", "9.html": "k9"},

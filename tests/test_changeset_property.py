@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate import deliver
 from syndicate.config import Config, load_config
 from syndicate.deliver import manifest as records
+from syndicate.deliver import publishing
 from syndicate.pipeline import run_once
 from syndicate.pipeline.context import Pass
 from syndicate.pipeline.pickup import pick_up
@@ -130,7 +130,9 @@ class Site:
             finally:
                 store.close()
             return
-        target = (deliver, "_sync_filesystem") if where == "render" else (records, "dump_journal")
+        target = (
+            (publishing, "_sync_filesystem") if where == "render" else (records, "dump_journal")
+        )
         with monkeypatch.context() as patched:
             patched.setattr(*target, _killed)
             patched.setattr(records, "dump", _killed) if where == "renamed" else None

@@ -352,17 +352,17 @@ def test_a_publish_killed_after_its_renames_does_not_wedge_the_next(
     """A run killed between putting new files in place and recording them in the manifest
     (test_crash hit this: `atom.xml: not written by syndicate`, exit 1 on every later run).
     The publish writes its records ahead; the next one proves the files are syndicate's."""
-    import syndicate.deliver as deliver
+    import syndicate.deliver.publishing as deliver
 
     publish(tmp_path, {"atom.xml": b"one", "index.html": b"home"})
-    real_write = deliver._write
+    real_write = deliver.write_into
 
     def killed_before_the_manifest(folder, name, data, *, private):  # type: ignore[no-untyped-def]
         if name in (deliver.BACKUP, deliver.MANIFEST):
             raise KeyboardInterrupt("SIGKILL stand-in: the process ends here")
         return real_write(folder, name, data, private=private)
 
-    monkeypatch.setattr(deliver, "_write", killed_before_the_manifest)
+    monkeypatch.setattr(deliver, "write_into", killed_before_the_manifest)
     with pytest.raises(KeyboardInterrupt):
         publish(tmp_path, {"atom.xml": b"two", "index.html": b"home"})
     monkeypatch.undo()

@@ -6,7 +6,9 @@ arguments, `commands` and `subscribers` the commands (thin wrappers around
 errors to exit codes as README states them: 0 success (or skipped because another run holds
 the lock), 1 done but some items failed (or published, but no mail could be sent; or a pass
 that stopped part way, after it had changed something), 2 usage or configuration error, or a
-state database that cannot be used, with nothing done.
+state database that cannot be used, with nothing done. `entry` is the process itself
+(`syndicate`, `python -m syndicate`): it sets the GC policy (`syndicate.gcpolicy`) once, then
+runs `main`, which tests call in-process with the default GC.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syndicate import __version__
+from syndicate import __version__, gcpolicy
 from syndicate.cli import commands, subscribers  # noqa: F401 (each fills the command table)
 from syndicate.cli.logs import JsonFormatter, TextFormatter, setup_logging
 from syndicate.cli.table import COMMANDS, EXIT_PARTIAL, EXIT_USAGE, GROUPS, Call, Say
 from syndicate.errors import ConfigError, RenderError, StoreError, SyndicateError
 
-__all__ = ["JsonFormatter", "TextFormatter", "main"]
+__all__ = ["JsonFormatter", "TextFormatter", "entry", "main"]
 
 DESCRIPTION = (
     "syndicate publishes a folder of article files: it keeps their state in a database, writes "
@@ -91,3 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def entry() -> None:
+    """The `syndicate` process: the GC policy once every module is imported, then `main`."""
+    gcpolicy.for_process()
+    raise SystemExit(main())

@@ -17,23 +17,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from syndicate.config.fields import normalise_email
+from syndicate.config.mail import BouncesConfig, EmailConfig, SmtpConfig
 from syndicate.config.schema import RANGES, validate
 from syndicate.config.sections import (
     DEFAULT_CTA_PATTERNS,
-    BouncesConfig,
     CtaConfig,
     DigestConfig,
-    EmailConfig,
     FeedsConfig,
     PathsConfig,
     ScheduleConfig,
     SiteConfig,
-    SmtpConfig,
-    WebConfig,
-    check_listen,
-    normalise_email,
 )
 from syndicate.config.sections import Config as Config
+from syndicate.config.web import WebConfig, check_listen
 from syndicate.dburl import sqlite_file
 from syndicate.errors import ConfigError
 from syndicate.secretfile import read_secret_file

@@ -5,7 +5,10 @@ Types are strict where TOML gives exact types: "1" is not 1 and 1 is not true. A
 `Field(ge=..., le=...)`; README's config table lists the same ranges. A check is a plain
 function that raises ValueError, attached to its key with `AfterValidator`. The keys filled
 in from outside (secrets, the file's own path) refuse a value written in the file. This module
-reads nothing: no disk, no environment. To add a table: a dataclass here, a field in `Config`.
+reads nothing: no disk, no environment. Here: the publication's tables and `Config`, which
+composes every table; the mail tables ([email], [smtp], [bounces]) are in `mail`, [web] in
+`web`, and what many tables share (the table settings, address and URL checks, `Secret`) in
+`fields`. To add a table: a dataclass here (or beside its kind), a field in `Config`.
 """
 
 from __future__ import annotations
@@ -15,72 +18,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, model_validator
-from pydantic import StrictBool as Bool
+from pydantic import AfterValidator, Field
 from pydantic import StrictFloat as Float
 from pydantic import StrictInt as Int
 from pydantic import StrictStr as Str
 
+from syndicate.config.fields import TABLE, BaseUrl, Url, valid_address
+from syndicate.config.mail import BouncesConfig, EmailConfig, SmtpConfig
+from syndicate.config.web import WebConfig
 from syndicate.cron import parse_crontab
-from syndicate.errors import ConfigError
 from syndicate.models import Subscriber, SubscriberStatus
-from syndicate.verp import ID_LENGTH as VERP_ID_LENGTH
 
 DEFAULT_CTA_PATTERNS = (
     r"(?i)\bsent directly to (you|your inbox)\b",
     r"(?i)^(sign up|subscribe)\b.{0,120}\b(newsletter|stories|updates)\b",
 )
-# Every table: unknown keys are errors; no number is infinite or NaN.
-TABLE = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-def normalise_email(address: str, key: str = "email") -> str:
-    """Validate an address (syntax only, no DNS) and return its normalised ASCII form."""
-    try:  # SMTPUTF8 (a non-ASCII local part) is refused: not every server can deliver it
-        info = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ConfigError(f"{address!r} is not a valid email address: {exc}", key=key) from None
-    return str(info.ascii_email or info.normalized)  # an internationalised domain as punycode
-
-
-def _address(value: str) -> str:
-    try:
-        return normalise_email(value)
-    except ConfigError as exc:
-        raise ValueError(exc.message) from None
-
-
-def _sender(value: str) -> str:
-    """`Name <address>` or a bare address: the address must be valid; the value is kept."""
-    _address(re.sub(r"^.*<(.*)>\s*$", r"\1", value)) if value else None
-    return value
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
-        raise ValueError(f"must be an absolute http(s) URL, not {value!r}")
-    return value
-
-
-def _base_url(value: str) -> str:
-    """A URL pages are joined to: absolute, and ending with `/`."""
-    if not _http_url(value or "/").endswith("/"):
-        raise ValueError(f"must end with '/', as in {value + '/'!r}")
-    return value
-
-
-def check_listen(value: str) -> str:
-    """`HOST:PORT`, with the port in 1..65535."""
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"must be HOST:PORT, as in '127.0.0.1:8080', not {value!r}")
-    return value
 
 
 def _timezone(value: str) -> str:
@@ -107,65 +62,12 @@ def _regex(value: str) -> str:
     return value
 
 
-def _with_token(value: str) -> str:
-    if value and "{token}" not in value:
-        raise ValueError("must contain {token}")
-    return value
-
-
-def _selector(value: str, info: ValidationInfo) -> str:
-    """`dkim_selector` or `dkim_ed25519_selector`: needed with its key; two keys, two names."""
-    key = str(info.field_name).replace("selector", "key")
-    if info.data.get(key) and not value:
-        raise ValueError(f"is required when email.{key} is set")
-    if key != "dkim_key" and value and value == info.data.get("dkim_selector"):
-        raise ValueError("must differ from email.dkim_selector (each key has its own DNS record)")
-    return value
-
-
-def _verp_local(value: str) -> str:
-    """An address a token is appended to (`local+token@domain`): its local part must leave
-    room for the token within the 64 characters a local part may hold."""
-    if value:
-        local = _address(value).rpartition("@")[0]
-        if "+" in local or len(local) + 1 + VERP_ID_LENGTH > 64:
-            raise ValueError(
-                f"the local part {local!r} must hold no '+' and at most "
-                f"{63 - VERP_ID_LENGTH} characters (a token is appended after a '+')"
-            )
-    return value
-
-
-def _imaps(value: str) -> str:
-    parts = urlsplit(value)
-    if value and (parts.scheme != "imaps" or not parts.hostname or not parts.username):
-        raise ValueError(f"must be imaps://user@host/FOLDER (TLS only), not {value!r}")
-    return value
-
-
-def _reader(value: str, info: ValidationInfo) -> str:
-    """`bounces.address`: needed once a mailbox is read (the fields it looks at come first)."""
-    reads = info.data.get("maildir") or info.data.get("imap")
-    if reads and not (value or info.data.get("unsubscribe_address")):
-        raise ValueError("is required to read returned mail")
-    return value
-
-
-def _from_outside(value: object) -> object:
-    raise ValueError("secrets never go in the config file: use its `_env` or `_file` key")
-
-
 def _internal(value: object) -> object:
     raise ValueError("is not a config key")
 
 
 # Fields syndicate fills in itself: not keys of the file (nor offered as hints).
 NOT_KEYS = frozenset({"secret", "password", "status", "path"})
-
-
-Url = Annotated[Str, AfterValidator(_http_url)]
-BaseUrl = Annotated[Str, AfterValidator(_base_url)]
-Secret = Annotated[Str | None, AfterValidator(_from_outside)]
 
 
 @dataclass(frozen=True)
@@ -220,107 +122,6 @@ class CtaConfig:
 
 
 @dataclass(frozen=True)
-class EmailConfig:
-    __pydantic_config__ = TABLE
-    sender: Annotated[Str, Field(alias="from"), AfterValidator(_sender)] = ""
-    delivery: Literal["file", "smtp"] = "file"
-    secret_env: Str = "SYNDICATE_SECRET"  # noqa: S105 (a variable name, not a secret)
-    secret_file: Str = ""  # or a file holding the key, readable by its owner only (for cron)
-    address: Str = ""
-    unsubscribe_url: Annotated[Str, AfterValidator(_with_token)] = ""
-    dkim_key: Str = ""  # path of a PEM private key; empty = no DKIM signature
-    dkim_selector: Annotated[Str, AfterValidator(_selector), Field(validate_default=True)] = ""
-    dkim_domain: Str = ""  # default: the From address's domain
-    dkim_ed25519_key: Str = ""  # an Ed25519 key (RFC 8463), signing beside or instead of RSA
-    dkim_ed25519_selector: Annotated[
-        Str, AfterValidator(_selector), Field(validate_default=True)
-    ] = ""
-    secret: Secret = field(default=None, repr=False)  # from secret_env or secret_file
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    __pydantic_config__ = TABLE
-    host: Str = "localhost"
-    port: Annotated[Int, Field(ge=1, le=65_535)] = 587
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: Str = ""
-    password_env: Str = "SYNDICATE_SMTP_PASSWORD"  # noqa: S105 (a variable name)
-    password_file: Str = ""  # or a file holding the password, readable by its owner only
-    max_connections: Annotated[Int, Field(ge=1, le=100)] = 4
-    rate_per_second: Annotated[Float, Field(ge=0, le=100_000)] = 0
-    timeout: Annotated[Float, Field(ge=0.1, le=3_600)] = 30  # 0 would make sockets non-blocking
-    max_attempts: Annotated[Int, Field(ge=1, le=1_000)] = 5
-    retry_after: Annotated[Float, Field(ge=0, le=604_800)] = 300
-    # seconds a dead worker's claims stay its own (live ones renew theirs)
-    lease: Annotated[Float, Field(ge=1, le=604_800)] = 30
-    # messages a connection hands over before their outcomes are committed (a crash resends)
-    in_flight: Annotated[Int, Field(ge=1, le=1_000)] = 16
-    pipelining: Bool = True  # RFC 2920, where the server offers it
-    ca_file: Str = ""
-    password: Secret = field(default=None, repr=False)  # from password_env or _file
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    """`syndicate serve`: the reader's side on the web."""
-
-    __pydantic_config__ = TABLE
-    url: BaseUrl = ""  # public base URL of subscribe, confirm, unsubscribe; default: site.url
-    listen: Annotated[Str, AfterValidator(check_listen)] = "127.0.0.1:8080"
-    static: Bool = True  # also serve the output folder (behind nginx: false)
-    confirm_days: Annotated[Float, Field(ge=0.01, le=365)] = 7  # how long a link works
-    # the most confirmation messages one address gets a day
-    confirmations_per_day: Annotated[Int, Field(ge=1, le=100)] = 3
-    # the most sign-ups one client address (IPv6: its /64) makes an hour
-    signups_per_hour: Annotated[Int, Field(ge=1, le=100_000)] = 20
-    trusted_proxies: tuple[Str, ...] = ("127.0.0.1", "::1")  # whose X-Forwarded-For counts
-
-    @property
-    def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
-
-
-@dataclass(frozen=True)
-class BouncesConfig:
-    """Returned mail: VERP addresses, and the mailbox `syndicate bounces` reads."""
-
-    __pydantic_config__ = TABLE
-    # Declared before `address`, whose check (required to read) looks at them.
-    maildir: Str = ""  # read returned mail from this Maildir, or:
-    imap: Annotated[Str, AfterValidator(_imaps)] = ""  # imaps://user@host[:port]/FOLDER
-    # the List-Unsubscribe mailto: local+<token>@domain; default: address
-    unsubscribe_address: Annotated[Str, AfterValidator(_verp_local)] = ""
-    # envelope sender: local+<VERP id>@domain per message; "" = no VERP
-    address: Annotated[
-        Str, AfterValidator(_verp_local), AfterValidator(_reader), Field(validate_default=True)
-    ] = ""
-    password_env: Str = "SYNDICATE_IMAP_PASSWORD"  # noqa: S105 (a variable name)
-    password_file: Str = ""
-    ca_file: Str = ""
-    timeout: Annotated[Float, Field(ge=0.1, le=3_600)] = 30
-    # this many temporary failures within soft_days mark an address bounced
-    soft_limit: Annotated[Int, Field(ge=1, le=1_000)] = 3
-    soft_days: Annotated[Float, Field(ge=0.01, le=3_650)] = 30
-    # bytes read of one returned message (the rest is ignored)
-    max_size: Annotated[Int, Field(ge=1_024, le=100 * 1_048_576)] = 1_048_576
-    interval: Annotated[Int, Field(ge=1, le=604_800)] = 300  # seconds between two readings
-    password: Secret = field(default=None, repr=False)  # from password_env or _file
-
-    @model_validator(mode="after")
-    def _one_mailbox(self) -> BouncesConfig:
-        if self.maildir and self.imap:
-            raise ValueError("set either bounces.maildir or bounces.imap, not both")
-        return self
-
-    @property
-    def reads(self) -> bool:
-        """Whether a mailbox is configured (`syndicate bounces` has something to read)."""
-        return bool(self.maildir or self.imap)
-
-
-@dataclass(frozen=True)
 class ScheduleConfig:
     __pydantic_config__ = TABLE
     timezone: Annotated[Str, AfterValidator(_timezone)] = "UTC"
@@ -336,7 +137,7 @@ class Listed(Subscriber):
     """A `[[subscribers]]` entry: `email` and optionally `name`, nothing else."""
 
     __pydantic_config__ = TABLE
-    email: Annotated[Str, AfterValidator(_address)]
+    email: Annotated[Str, AfterValidator(valid_address)]
     name: Str = ""
     status: Annotated[SubscriberStatus, AfterValidator(_internal)] = "active"
 

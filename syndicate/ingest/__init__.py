@@ -2,25 +2,23 @@
 
 `scan` touches only the articles folder; a file that cannot be an article is reported as a
 problem and skipped, never fatal. `plan` is pure: it compares a scan with what the store knows.
-This package must not touch the database, the output folder or the clock.
+This package must not touch the database, the output folder or the clock. How a file is read
+safely (links, sizes, assets that leave the folder) is `files`; the text format is `parse`
+and `front`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import imagesize
-
 from syndicate.config import Config
 from syndicate.errors import ArticleError, ConfigError
-from syndicate.gcpause import paused_gc
+from syndicate.ingest.files import SUFFIXES, asset_file, image_size, read_article_bytes, read_asset
 from syndicate.ingest.parse import MAX_ID, ParseOptions, decode, parse_article
 from syndicate.models import (
     Article,
@@ -39,10 +37,7 @@ __all__ = [
     "plan", "read", "read_asset", "scan", "walk",
 ]  # fmt: skip
 
-SUFFIXES = (".txt", ".md", ".markdown")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks and other controls
-MAX_BYTES = 20 * 1024 * 1024
-MAX_ASSET_BYTES = 100 * 1024 * 1024  # a linked file is published whole: refuse a runaway one
 
 
 def options_for(config: Config) -> ParseOptions:
@@ -73,51 +68,6 @@ def _candidates(root: Path) -> list[os.DirEntry[str]]:
     return [e for e in entries if e.name.lower().endswith(SUFFIXES) and not is_ignored(e.name)]
 
 
-_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO opens, never blocks
-
-
-def _follow_once(folder: int, real: tuple[str, ...], name: str) -> int:
-    """Open the file a symlink names, if that is a file of the articles folder itself (`real`:
-    the folder's paths); its target is opened without following any further link."""
-    target = os.readlink(name, dir_fd=folder)
-    for base in real:
-        path = os.path.normpath(os.path.join(base, target))
-        if os.path.dirname(path) == base:
-            try:
-                return os.open(os.path.basename(path), _OPEN, dir_fd=folder)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise ArticleError(name, 1, "symlink to a symlink, not followed") from None
-                raise
-    raise ArticleError(name, 1, f"symlink points outside the articles folder ({target})")
-
-
-def _read(folder: int, real: tuple[str, ...], name: str) -> bytes:
-    """Open first, then decide from the open file: a symlink swapped in between a check and a
-    read cannot make syndicate read a file it refused."""
-    try:
-        fd = os.open(name, _OPEN, dir_fd=folder)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-        fd = _follow_once(folder, real, name)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ArticleError(name, 1, "not a regular file")
-        if info.st_size > MAX_BYTES:
-            raise ArticleError(name, 1, f"larger than {MAX_BYTES // 2**20} MiB, not an article")
-        chunks, size = [], 0
-        while size <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - size)):
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_BYTES:  # it grew while being read
-            raise ArticleError(name, 1, f"larger than {MAX_BYTES // 2**20} MiB, not an article")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _bad_name(name: str) -> ArticleProblem | None:
     """A file name the store and the logs cannot carry as it is: bytes that are not UTF-8
     (a Latin-1 upload), control characters (a forged log line), or over MAX_ID characters."""
@@ -136,11 +86,6 @@ def _bad_name(name: str) -> ArticleProblem | None:
 
 def walk(root: Path) -> ScanResult:
     """Stat every article file, reading none: the cheap part of a scan."""
-    with paused_gc():
-        return _walk(root)
-
-
-def _walk(root: Path) -> ScanResult:
     result = ScanResult()
     stats, problems = result.stats, result.problems
     for entry in _candidates(root):
@@ -155,65 +100,6 @@ def _walk(root: Path) -> ScanResult:
             continue
         stats[name] = FileStat(name, stat.st_size, stat.st_mtime_ns)
     return result
-
-
-def asset_file(root: Path, relative: str) -> Path:
-    """The file of an asset path; ValueError saying why it is refused when it is
-    outside the articles folder (also through a symlink), hidden, an article's own source,
-    not a regular file, missing or too large."""
-    parts = relative.split("/")
-    if relative.startswith("/") or ".." in parts:
-        raise ValueError("points outside the articles folder; not published")
-    if any(part.startswith(".") for part in parts):
-        raise ValueError("is a hidden file; not published")
-    if relative.lower().endswith(SUFFIXES):
-        raise ValueError("is an article file, not an asset: link to its page instead")
-    path = root / relative
-    try:
-        resolved = path.resolve(strict=True)
-        info = resolved.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ValueError("not found in the articles folder") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read: {exc.strerror}") from None
-    if not resolved.is_relative_to(root.resolve()):
-        raise ValueError("is a symlink that leaves the articles folder; not published")
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError("is not a regular file")
-    if info.st_size > MAX_ASSET_BYTES:
-        raise ValueError(f"is larger than {MAX_ASSET_BYTES // 2**20} MiB; not published")
-    return resolved
-
-
-def read_asset(root: Path, relative: str) -> bytes:
-    """The bytes of a linked file, checked as `asset_file` checks it (ValueError if refused).
-
-    The checks are made again on the open descriptor (where it really leads, what it is), so a
-    symlink swapped in between `asset_file`'s look and the read cannot publish a file from
-    outside the articles folder."""
-    fd = os.open(asset_file(root, relative), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
-        info = os.fstat(fd)
-        if not opened.is_relative_to(root.resolve()) or not stat.S_ISREG(info.st_mode):
-            raise ValueError("changed while it was read (a symlink out?); not published")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_ASSET_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_ASSET_BYTES:
-        raise ValueError(f"is larger than {MAX_ASSET_BYTES // 2**20} MiB; not published")
-    return data
-
-
-def image_size(root: Path, relative: str) -> tuple[int, int] | None:
-    """(width, height) of a linked PNG, JPEG, GIF or WebP image from its header (imagesize),
-    or None for a file that is not one or is refused."""
-    try:
-        width, height = imagesize.get(asset_file(root, relative))
-    except Exception:  # a refused file, or a header too broken for imagesize: no size
-        return None
-    return (width, height) if width > 0 and height > 0 else None
 
 
 def _checked_assets(root: Path, article: Article) -> tuple[Article, list[str]]:
@@ -240,7 +126,7 @@ def read(root: Path, names: Iterable[str], options: ParseOptions, into: ScanResu
     try:
         for name in names:
             try:
-                text, warnings = decode(_read(folder, real, name), name)
+                text, warnings = decode(read_article_bytes(folder, real, name), name)
                 article = parse_article(text, name, options, warnings)
                 article, missing = _checked_assets(root, article)
                 into.parsed.append(article)

@@ -23,7 +23,6 @@ from syndicate.config import Config
 from syndicate.dburl import sqlite_file
 from syndicate.deliver.engine import Outcome
 from syndicate.errors import ConfigError, MailboxError, PassStopped, RenderError, StoreError
-from syndicate.gcpause import thawed
 from syndicate.models import Progress, RunReport, no_progress
 from syndicate.pipeline.build import Snapshot, build
 from syndicate.pipeline.context import Clock, Pass
@@ -80,7 +79,7 @@ def run_once(
     `ping_hub=False` (dry runs) tells no WebSub hub about the changes; `returned=False` leaves
     the returned-mail mailbox alone (the scheduler reads it in a job of its own); `full` plans
     every output file, not only what the articles changed since the last publish reach."""
-    with locked_store(config) as store, thawed():
+    with locked_store(config) as store:
         if store is None:
             return RunReport(skipped_locked=True)
         if returned and config.bounces.reads:
@@ -182,7 +181,7 @@ def _run(
         undelivered = str(exc)
         log.info("event=delivery-impossible error=%s", exc)  # the CLI and scheduler say it
     if ping_hub:  # after the mail: a slow hub never delays a digest
-        announce(config, store, result.written)
+        announce(run, result.written)
     return RunReport(
         picked=picked,
         warnings=tuple(warnings),
@@ -260,8 +259,7 @@ def check(config: Config) -> tuple[list[str], int]:
             env.get_template(name) if name.endswith(".j2") else env.loader.get_source(env, name)  # type: ignore[union-attr]
         except jinja2.TemplateError as exc:
             problems.append(f"{config.paths.templates}/{name}: {exc}")
-    with thawed():
-        scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
+    scanned = ingest.scan(config.paths.articles, {}, ingest.options_for(config))
     changes = ingest.plan({}, scanned)
     problems += [str(p) for p in changes.problems]
     return problems + scanned.warnings, len(changes.new)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from syndicate import websub
-from syndicate.config import Config
+from syndicate.pipeline.context import Pass
 from syndicate.render.common import FEED_FILES
 from syndicate.store import Store
 
@@ -30,8 +30,9 @@ def pending(store: Store) -> list[str]:
     return store.pending_pings()
 
 
-def announce(config: Config, store: Store, written: Iterable[str]) -> tuple[int, int]:
+def announce(run: Pass, written: Iterable[str]) -> tuple[int, int]:
     """Ping the hub for every changed feed and every ping still pending: (accepted, failed)."""
+    config, store = run.config, run.store
     hub = config.feeds.hub
     if not hub:
         return 0, 0

@@ -16,14 +16,12 @@ import hashlib
 import logging
 from array import array
 from collections.abc import Mapping
-from datetime import datetime
 from itertools import chain
 from operator import itemgetter
 
 from syndicate import ingest
 from syndicate.config import Config
-from syndicate.gcpause import paused_gc
-from syndicate.models import ArticleProblem, FileStat, Progress, Tally
+from syndicate.models import ArticleProblem, FileStat, Tally
 from syndicate.pipeline.context import Pass
 from syndicate.store import Store
 
@@ -54,13 +52,13 @@ def _previous(
 def pick_up(run: Pass) -> tuple[Tally, list[str]]:
     """Record what changed in the articles folder. A folder whose every name, size and mtime
     (and the parser settings) match the last clean pick-up is not compared file by file."""
-    config, store, now, progress = run.config, run.store, run.now, run.progress
+    config, store = run.config, run.store
     fingerprint = ingest.options_for(config).fingerprint()
     walked = ingest.walk(config.paths.articles)
     folder = _folder_key(walked, fingerprint)
     total, warnings, live = Tally(), list[str](), store.last_live_count()
     if walked.problems or live is None or store.folder_key() != folder:
-        total, warnings = _pick(config, store, walked, fingerprint, now, progress)
+        total, warnings = _pick(run, walked, fingerprint)
         live = store.count_live()
         store.set_last_live_count(live)
         store.set_folder_key("" if total.problems else folder)  # problems: re-read next time
@@ -80,25 +78,17 @@ def _folder_key(walked: ingest.ScanResult, fingerprint: str) -> str:
     return key.hexdigest()
 
 
-def _pick(
-    config: Config,
-    store: Store,
-    walked: ingest.ScanResult,
-    fingerprint: str,
-    now: datetime,
-    progress: Progress,
-) -> tuple[Tally, list[str]]:
+def _pick(run: Pass, walked: ingest.ScanResult, fingerprint: str) -> tuple[Tally, list[str]]:
     """Compare the walk with the stored file stats; read, plan and record what differs."""
-    with paused_gc():  # 100,000 rows as small tuples: no cycles
-        known_files = store.file_stats() if store.parser_fingerprint() == fingerprint else {}
+    config, store = run.config, run.store
+    known_files = store.file_stats() if store.parser_fingerprint() == fingerprint else {}
     todo = sorted(n for n, s in walked.stats.items() if known_files.get(n) != s)
     vanished = len(known_files) > len(walked.stats) - len(todo)
     total = Tally(problems=tuple(walked.problems))
     warnings: list[str] = []
     if todo or vanished or walked.problems:  # else nothing can have changed: skip the store
         few = bool(known_files) and len(todo) <= CHUNK  # read only the articles they concern
-        with paused_gc():
-            known = {} if few else store.known_articles()
+        known = {} if few else store.known_articles()
         gone = [n for n in known_files if n not in walked.stats] if few and vanished else []
         for start in range(0, len(todo), CHUNK) or [0]:
             names, last = todo[start : start + CHUNK], start + CHUNK >= len(todo)
@@ -106,10 +96,10 @@ def _pick(
             changes, chunk_warnings = _chunk(config, walked, names, known, last, lookup)
             reset = not known_files and start == 0
             previous = None if reset else _previous(known_files, names, walked.stats, last)
-            store.apply(changes, {n: walked.stats[n] for n in names}, now, previous=previous)
+            store.apply(changes, {n: walked.stats[n] for n in names}, run.now, previous=previous)
             _remember(known, changes)
             total, warnings = _add(total, changes), warnings + chunk_warnings
-            progress("pickup", min(start + CHUNK, len(todo)), len(todo))
+            run.progress("pickup", min(start + CHUNK, len(todo)), len(todo))
     store.set_parser_fingerprint(fingerprint)
     return total, warnings
 
