@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "syndicate"
 # Each module's layer; a module may import only from layers below its own (and its own package).
 # Layer 3 holds the stages: they never import each other, only what lies below them.
 LAYERS = {
-    "errors": 0, "models": 0, "text": 0, "tokens": 0, "gcpause": 0, "gcpolicy": 0,
+    "errors": 0, "models": 0, "text": 0, "tokens": 0, "gcpolicy": 0,
     "cron": 1, "secretfile": 1, "dburl": 1, "config": 2,
     "ingest": 3, "store": 3, "render": 3, "deliver": 3, "scaffold": 3, "subscribers": 3,
     "websub": 3, "verp": 0, "bounces": 3,
