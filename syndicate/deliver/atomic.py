@@ -1,9 +1,13 @@
 """Writing one file atomically: a temp file beside it, flushed, renamed over it, the folder
-flushed; a file that already holds the bytes is left alone. Through `folder.Folder`, so no
+flushed; a file that already holds the bytes is left alone; and libc's syncfs(2), found once, for
+flushing a whole batch. Through `folder.Folder`, so no
 symlink on the way is followed. Decides nothing about which files to write."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from syndicate.deliver.folder import Folder
@@ -34,3 +38,10 @@ def write_atomic(path: Path, data: bytes, *, private: bool = False) -> bool:
     umask says so) and an existing file keeps its mode, so a write never loosens it."""
     with Folder(path.parent) as folder:
         return write_into(folder, path.name, data, private=private)
+
+
+@functools.cache
+def libc_syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2), looked up once per process (None where libc lacks it)."""
+    found: Callable[[int], int] | None = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    return found

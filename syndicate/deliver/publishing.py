@@ -6,7 +6,6 @@ touched. Renders nothing and decides nothing about what the files hold."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syndicate.deliver import manifest as records
-from syndicate.deliver.atomic import PUBLIC, write_into
+from syndicate.deliver.atomic import PUBLIC, libc_syncfs, write_into
 from syndicate.deliver.folder import TEMP, Folder, Refused, split
 from syndicate.deliver.manifest import MANIFEST, Manifest, Record
 from syndicate.deliver.recorded import (
@@ -35,7 +34,7 @@ from syndicate.errors import DeliveryError
 def _sync_filesystem(folder: Path) -> None:
     """Flush every file written under `folder` in one call: syncfs(2) where libc has it (the
     one filesystem), sync(2) elsewhere. One flush for a batch instead of an fsync per file."""
-    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    syncfs = libc_syncfs()
     fd = os.open(folder, os.O_RDONLY)
     try:
         if syncfs is None or syncfs(fd) != 0:

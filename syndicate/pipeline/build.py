@@ -52,6 +52,11 @@ class Snapshot:
         return self.store.listing()
 
     @functools.cached_property
+    def linked(self) -> list[str]:
+        """The paths of the files articles link to (the stamp and a change plan both ask)."""
+        return self.store.asset_paths()
+
+    @functools.cached_property
     def site(self) -> Site:
         cta = self.store.leading_cta()  # what `publication_cta` picks from every one
         return site_for(self.config, ctas=[cta] if cta else [], tags=self.store.tags_in_use())
@@ -83,13 +88,13 @@ class Stamp:
         return other is not None and all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
-def stamp(run: Pass, env: jinja2.Environment) -> Stamp:
+def stamp(snapshot: Snapshot, env: jinja2.Environment) -> Stamp:
     """The stamp of the state now, but for the Site (which reads the articles)."""
     assert env.loader is not None
     sources = [(name, env.loader.get_source(env, name)[0]) for name in env.list_templates()]
-    files = _asset_stats(run.config.paths.articles, run.store.asset_paths())
-    setup = outputs.fingerprint(__version__, repr(run.config), sources)
-    return Stamp(setup, run.store.generation(), outputs.fingerprint(files))
+    files = _asset_stats(snapshot.config.paths.articles, snapshot.linked)
+    setup = outputs.fingerprint(__version__, repr(snapshot.config), sources)
+    return Stamp(setup, snapshot.store.generation(), outputs.fingerprint(files))
 
 
 def _asset_stats(
@@ -149,7 +154,7 @@ def plan_changes(
     None when only a full plan can tell (the change log does not reach back to `last`, or a
     linked file is named as a page may be)."""
     store, root = snapshot.store, snapshot.config.paths.output
-    linked = store.asset_paths()
+    linked = snapshot.linked
     was = store.changes_since(last.generation)
     if was is None or any(path.endswith(".html") for path in linked):
         return None
@@ -191,7 +196,7 @@ def build(
 ) -> deliver.WriteResult:
     """Render and publish what changed since the last publish; nothing if nothing did.
     `full`: plan every output, whatever the change set says."""
-    root, now = run.config.paths.output, stamp(run, env)
+    root, now = run.config.paths.output, stamp(snapshot, env)
     last = Stamp.parse(deliver.read_stamp(root))
     whole = all((root / f).exists() for f in MAIN_FILES)
     if not full and whole and now.same(last, "setup", "generation", "assets"):
