@@ -1,7 +1,7 @@
 """Writing one file atomically: a temp file beside it, flushed, renamed over it, the folder
-flushed; a file that already holds the bytes is left alone; and libc's syncfs(2), found once, for
-flushing a whole batch. Through `folder.Folder`, so no
-symlink on the way is followed. Decides nothing about which files to write."""
+flushed; a file that already holds the bytes is left alone. Through `folder.Folder`, so no
+symlink on the way is followed. Also libc's syncfs(2), looked up once, for flushing a batch.
+Decides nothing about which files to write."""
 
 from __future__ import annotations
 
