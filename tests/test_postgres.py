@@ -157,3 +157,24 @@ def test_postgresql_takes_what_sqlite_takes_and_reports_the_rest(
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "in.csv:3: holds a NUL or another control character" in done.stderr
     assert "2 added" in done.stdout
+
+
+def test_partial_indexes_keep_their_where_on_postgresql(postgres_url: str) -> None:
+    """The PostgreSQL WHERE of each partial index is given when a PostgreSQL store opens (not
+    at import, which would load that dialect into every SQLite process): without it, each
+    would index every row, and the queries written for the small index would miss it."""
+    from syndicate.store import Store
+    from syndicate.store.schema import md
+
+    partial = {
+        index.name for t in md.tables.values() for index in t.indexes if "where" in index.info
+    }
+    store = Store.open(postgres_url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes"))
+            where = {name for name, definition in rows if " WHERE " in definition}
+    finally:
+        store.close()
+    assert len(partial) >= 5
+    assert partial <= where

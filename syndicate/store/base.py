@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from syndicate.dburl import sqlite_file
 from syndicate.errors import StoreError
 from syndicate.store.migrations import MIGRATIONS
-from syndicate.store.schema import SCHEMA_VERSION, md, meta
+from syndicate.store.schema import SCHEMA_VERSION, for_postgresql, md, meta
 
 
 def _schema_version(value: str | None) -> int:
@@ -87,6 +87,8 @@ class StoreBase:
             engine = sa.create_engine(url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
+            elif engine.dialect.name == "postgresql":
+                for_postgresql()
             store = cls(engine)
             store._migrate()
         except ImportError as exc:
