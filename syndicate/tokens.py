@@ -21,9 +21,10 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+if TYPE_CHECKING:  # imported where first used: a pass that mails nobody never loads OpenSSL
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 _PURPOSE = b"syndicate-unsubscribe-v1\x00"  # the legacy tokens' HMAC prefix
 _UNSUBSCRIBE = b"syndicate-unsubscribe-v2"
@@ -45,6 +46,8 @@ def _unb64(text: str) -> bytes:
 @functools.lru_cache(maxsize=8)
 def _siv(secret: str) -> AESSIV:
     """AES-256-SIV under a key derived from the secret (HMAC-SHA512: 64 bytes, two AES keys)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
     return AESSIV(hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha512).digest())
 
 
@@ -55,6 +58,8 @@ def _open(secret: str, token: str, prefix: str, purpose: bytes) -> bytes | None:
         return None
     if not _BASE64URL.fullmatch(token[len(prefix) :]):
         return None
+    from cryptography.exceptions import InvalidTag
+
     try:
         return _siv(secret).decrypt(_unb64(token[len(prefix) :]), [purpose])
     except (binascii.Error, InvalidTag, ValueError):

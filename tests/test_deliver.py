@@ -19,12 +19,12 @@ from syndicate.deliver import (
     BACKUP,
     MANIFEST,
     FileSender,
-    SmtpSender,
     load_manifest,
     publish,
     run_lock,
     write_atomic,
 )  # fmt: skip
+from syndicate.deliver.smtp import SmtpSender
 from syndicate.errors import DeliveryError
 
 from .conftest import free_port

@@ -7,11 +7,10 @@ No command opens the store or composes stages itself; that is the pipeline's job
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
-from syndicate import pipeline, schedule
+from syndicate import pipeline
 from syndicate.cli.report import progress_bar, report, wall_clock
 from syndicate.cli.table import EXIT_OK, EXIT_PARTIAL, NOW, Call, arg, command
 from syndicate.pipeline.status import status
@@ -89,6 +88,8 @@ def send(call: Call) -> int:
 
 def _send_workers(call: Call) -> int:
     """`send --workers N`: N `syndicate send` processes sharing the ledger, like N machines."""
+    import subprocess
+
     args = call.args
     noise = ["-q"] if args.quiet else ["-v"] * args.verbose
     argv = [sys.executable, "-m", "syndicate", "--config", str(call.config.path), *noise,
@@ -130,6 +131,8 @@ def run_schedule(call: Call) -> int:
 
     SIGTERM or SIGINT let the job in progress finish, then it exits 0.
     """
+    from syndicate import schedule  # here: only the daemon pays for importing APScheduler's
+
     schedule.run_forever(call.config)
     return EXIT_OK
 

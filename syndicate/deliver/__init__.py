@@ -5,7 +5,9 @@ left alone, files of an earlier publish removed, the manifest in `manifest`); `a
 file written atomically; `folder`: folders opened without following symlinks; `lock`: the run
 lock; `senders`: the `Sender` protocol and the `.eml` sender; `smtp` sends over SMTP and
 `pace` spaces sends out to a rate; `engine` (with `leases` and the `ledger` protocol) sends a
-digest's messages exactly once each. This module only names the package's public parts.
+digest's messages exactly once each. This module only names the package's public parts;
+not `smtp.SmtpSender`, imported where a connection is made, so that a pass that mails nobody
+never loads smtplib and ssl.
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ from syndicate.deliver.recorded import (
     read_stamp,
 )
 from syndicate.deliver.senders import FileSender, Sender
-from syndicate.deliver.smtp import SmtpSender
 
 __all__ = [
     "BACKUP", "JOURNAL", "MANIFEST", "PENDING", "STAMP", "FileSender", "Manifest", "Pacer",
-    "Sender", "SmtpSender", "WriteResult", "load_manifest", "present", "publish",
+    "Sender", "WriteResult", "load_manifest", "present", "publish",
     "publishes_in_part", "read_manifest", "read_stamp", "run_lock", "write_atomic",
 ]  # fmt: skip

@@ -40,9 +40,11 @@ def sender_for(config: Config) -> deliver.Sender:
     """A new sender for one worker: `.eml` files or one SMTP connection, as configured."""
     if config.email.delivery == "file":
         return deliver.FileSender(config.paths.outbox)
+    from syndicate.deliver.smtp import SmtpSender
+
     smtp = config.smtp
     envelope = parseaddr(config.email.sender)[1]  # as the From header reads it (render.message)
-    return deliver.SmtpSender(
+    return SmtpSender(
         host=smtp.host,
         port=smtp.port,
         security=smtp.security,

@@ -12,8 +12,6 @@ import os
 import stat
 from pathlib import Path
 
-import imagesize
-
 from syndicate.errors import ArticleError
 
 SUFFIXES = (".txt", ".md", ".markdown")
@@ -116,6 +114,8 @@ def read_asset(root: Path, relative: str) -> bytes:
 def image_size(root: Path, relative: str) -> tuple[int, int] | None:
     """(width, height) of a linked PNG, JPEG, GIF or WebP image from its header (imagesize),
     or None for a file that is not one or is refused."""
+    import imagesize  # here: only a run that links an image pays for importing it
+
     try:
         width, height = imagesize.get(asset_file(root, relative))
     except Exception:  # a refused file, or a header too broken for imagesize: no size

@@ -17,18 +17,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from typing import TYPE_CHECKING, Literal
 
 from syndicate.errors import ConfigError
 from syndicate.render import canon
+
+if TYPE_CHECKING:  # `cryptography` is imported where a key is loaded: a pass that signs
+    # nothing (no key, no mail) never loads OpenSSL's bindings
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+    PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 SIGNED_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
@@ -51,10 +52,11 @@ class DkimKey:
     setting: str = "email.dkim_key"
 
 
-PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-
-
 def _parse(key: DkimKey) -> PrivateKeyTypes:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     try:
         return serialization.load_pem_private_key(key.private_key, password=None)
     except TypeError:
@@ -76,6 +78,8 @@ def _parse(key: DkimKey) -> PrivateKeyTypes:
 
 def load(key: DkimKey) -> PrivateKey:
     """The private key in `key`, checked against its algorithm; ConfigError naming the setting."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     for what, value in (("selector", key.selector), ("domain", key.domain)):
         if not _NAME.fullmatch(value):
             setting = "email.dkim_domain"
@@ -138,6 +142,7 @@ class Signer:
 
     def __init__(self, keys: Sequence[DkimKey]) -> None:
         self.keys = tuple((key, load(key)) for key in keys)
+        self._signs = tuple(_signing(private) for _, private in self.keys)
         self._fields: dict[bytes, bytes] = {}
         self._tags: dict[tuple[int, tuple[bytes, ...]], tuple[bytes, bytes]] = {}
 
@@ -160,13 +165,9 @@ class Signer:
         )
         data = b"".join(self._canonical(field) for field in _select(present, signed))
         out = []
-        for index, (_, private) in enumerate(self.keys):
+        for index, sign in enumerate(self._signs):
             tags, canonical = self._prefix(index, signed)
-            digest = hashlib.sha256(data + canonical + b" " + hashed + b" b=").digest()
-            if isinstance(private, rsa.RSAPrivateKey):
-                signature = private.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
-            else:
-                signature = private.sign(digest)  # RFC 8463: Ed25519 over the SHA-256 hash
+            signature = sign(hashlib.sha256(data + canonical + b" " + hashed + b" b=").digest())
             out.append(tags + b"\r\n " + hashed + b"\r\n b=" + _b64_lines(signature))
         return b"".join(out)
 
@@ -189,6 +190,19 @@ class Signer:
             ])  # fmt: skip
             found = self._tags[(index, signed)] = (tags, canon.relaxed_header(tags)[:-2])
         return found
+
+
+def _signing(private: PrivateKey) -> Callable[[bytes], bytes]:
+    """The signature of a SHA-256 digest: RSA PKCS#1 v1.5 over it as prehashed, or Ed25519
+    over the digest's bytes (RFC 8463)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    if isinstance(private, rsa.RSAPrivateKey):
+        pad, prehashed = padding.PKCS1v15(), Prehashed(hashes.SHA256())
+        return lambda digest: private.sign(digest, pad, prehashed)
+    return private.sign
 
 
 def _select(present: list[tuple[bytes, bytes]], signed: Sequence[bytes]) -> list[bytes]:

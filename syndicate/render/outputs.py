@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jinja2
 
 from syndicate.models import Entry
-from syndicate.render import feeds, jsonfeed
+from syndicate.render import jsonfeed
 from syndicate.render.common import FEED_FILES, Channel, Site
 
 Bodies = Mapping[str, Entry]
@@ -71,6 +71,8 @@ def _feed(kind: str, site: Site, channel: Channel, ids: Sequence[str], bodies: B
     entries = [bodies[i] for i in ids]
     if kind == "json":
         return jsonfeed.json_feed(site, entries, channel)
+    from syndicate.render import feeds  # feedgen and lxml: only a pass that writes a feed
+
     return (
         feeds.rss(site, entries, channel) if kind == "rss" else feeds.atom(site, entries, channel)
     )
