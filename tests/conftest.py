@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import compileall
 import json
+import logging
 import os
 import re
 import shutil
@@ -23,6 +25,15 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "test-secret-not-for-production"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile syndicate's bytecode once, before any test starts a `syndicate` process: with
+    PYTHONDONTWRITEBYTECODE set (as on this machine and in CI) each of the suite's few hundred
+    processes would otherwise compile every module again. Same source, same code; only the
+    compiling is shared. The controller does it, not each xdist worker."""
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(ROOT / "syndicate", quiet=1)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist, the longest test files first; see tests/parallel.py."""
     parallel.arrange(items, distributed=hasattr(config, "workerinput"))
@@ -31,7 +42,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """A fresh copy of the bundled sample (config, articles, templates) in a temp folder."""
-    site = tmp_path / "site"
+    return copy_sample(tmp_path / "site")
+
+
+def copy_sample(site: Path) -> Path:
+    """Copy the bundled sample (config, articles, templates) into the new folder `site`."""
     site.mkdir()
     shutil.copy(ROOT / "config.toml", site / "config.toml")
     shutil.copytree(ROOT / "articles", site / "articles")
@@ -56,6 +71,32 @@ def run_cli(
         timeout=120,
         check=False,
     )
+
+
+def call_cli(
+    args: Sequence[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `syndicate.cli.main` in this process, with the cwd and environment `run_cli` gives
+    a process, for a test that checks many commands' exit codes and messages, not what a
+    process does (`run_cli` is that: keep one real-process test per such check). The
+    "syndicate" logger is put back afterwards."""
+    from syndicate.cli import main
+
+    logger = logging.getLogger("syndicate")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    with monkeypatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("SYNDICATE_")]:
+            patch.delenv(key)
+        patch.setenv("SYNDICATE_SECRET", SECRET)
+        patch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        finally:
+            logger.handlers[:], logger.level, logger.propagate = saved
+        out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["syndicate", *args], code, out, err)
 
 
 def use_smtp(site: Path, port: int, **smtp: object) -> None:

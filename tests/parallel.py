@@ -17,27 +17,40 @@ from __future__ import annotations
 import pytest
 
 # Seconds per file, summed from `make test PYTEST_ARGS=--durations=0` (two workers, the machine
-# busy with other test runs); files under 5 s are left out and count as 0.
+# busy with another engineer's test runs; 2 December 2026); files under 5 s are left out and
+# count as 0. test_contrast, test_web_browser and test_email_clients skip in part without the
+# npm tools that .ci/run installs into .cache/node; their figures are with those tools, as in CI.
 LONG = {
-    "tests/test_pipeline.py": 86,
-    "tests/test_workers.py": 80,
-    "tests/test_postgres.py": 58,
-    "tests/test_subscribers.py": 58,
-    "tests/test_crash.py": 52,
-    "tests/test_smtp_delivery.py": 47,
-    "tests/test_operations.py": 35,
-    "tests/test_faults.py": 34,
-    "tests/test_browser.py": 26,
-    "tests/test_hostile.py": 25,
-    "tests/test_email_clients.py": 24,
-    "tests/test_html_valid.py": 21,
-    "tests/test_security.py": 18,
-    "tests/test_store.py": 18,
-    "tests/test_schedule.py": 11,
-    "tests/test_websub.py": 10,
-    "tests/test_feed_rules.py": 8,
-    "tests/test_serving.py": 6,
-    "tests/test_headers.py": 6,
+    "tests/test_pipeline.py": 59,
+    "tests/test_workers.py": 45,
+    "tests/test_subscribers.py": 43,
+    "tests/test_operations.py": 42,
+    "tests/test_hostile.py": 40,
+    "tests/test_contrast.py": 38,
+    "tests/test_crash.py": 32,
+    "tests/test_web_browser.py": 31,
+    "tests/test_postgres.py": 27,
+    "tests/test_web.py": 22,
+    "tests/test_import.py": 20,
+    "tests/test_bounces.py": 20,
+    "tests/test_bounces_imap.py": 18,
+    "tests/test_smtp_delivery.py": 16,
+    "tests/test_leases.py": 15,
+    "tests/test_faults.py": 14,
+    "tests/test_browser.py": 13,
+    "tests/test_store.py": 13,
+    "tests/test_inflight.py": 13,
+    "tests/test_email_clients.py": 11,
+    "tests/test_websub.py": 12,
+    "tests/test_bounces_postfix.py": 12,
+    "tests/test_headers.py": 12,
+    "tests/test_security.py": 11,
+    "tests/test_bounces_crash.py": 9,
+    "tests/test_serving.py": 9,
+    "tests/test_changeset_property.py": 8,
+    "tests/test_schedule.py": 8,
+    "tests/test_html_valid.py": 6,
+    "tests/test_web_instances.py": 6,
 }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from syndicate.store import Store
 from syndicate.subscribers import parse_csv, to_csv
 from syndicate.tokens import make_legacy_token, make_token
 
-from .conftest import NOW, SECRET, run_cli
+from .conftest import NOW, SECRET, copy_sample, run_cli
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -124,6 +125,15 @@ def test_config_subscriber_who_unsubscribed_gets_no_digest(sample: Path) -> None
     assert "0 sent" in out and not (sample / "outbox").exists()  # config lists it: still off
 
 
+@pytest.fixture(scope="module")
+def with_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample with reader@example.org added by the real command, made once for the module:
+    each token case below gets its own copy of the folder and its database."""
+    site = copy_sample(tmp_path_factory.mktemp("subscribers") / "site")
+    assert _cli(site, "subscribers", "add", "reader@example.org")[0] == 0
+    return site
+
+
 @pytest.mark.parametrize(
     "token",
     [
@@ -134,8 +144,11 @@ def test_config_subscriber_who_unsubscribed_gets_no_digest(sample: Path) -> None
         "garbage",
     ],
 )
-def test_forged_or_altered_tokens_are_refused(sample: Path, token: str) -> None:
-    assert _cli(sample, "subscribers", "add", "reader@example.org")[0] == 0
+def test_forged_or_altered_tokens_are_refused(
+    with_reader: Path, tmp_path: Path, token: str
+) -> None:
+    sample = tmp_path / "site"
+    shutil.copytree(with_reader, sample)  # reader@example.org added, active
     code, _, err = _cli(sample, "unsubscribe", token)
     assert code == 1 and "refused" in err
     assert "reader@example.org\t\tactive" in _cli(sample, "subscribers", "list")[1]
