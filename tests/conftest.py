@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from . import parallel
+from . import parallel, warm
 from .ports import free_port  # noqa: F401 (tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,9 +59,12 @@ def copy_sample(site: Path) -> Path:
 def run_cli(
     args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m syndicate` as a real process, the way cron would."""
+    """Run `syndicate` as a real process, the way cron would: forked from a warm server that
+    has imported it (tests/warm.py), or, with SYNDICATE_TEST_EXEC=1, a fresh interpreter."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
     full_env |= {"SYNDICATE_SECRET": SECRET} | (env or {})
+    if os.environ.get("SYNDICATE_TEST_EXEC") != "1":
+        return warm.run(args, cwd, full_env, timeout=120)
     return subprocess.run(
         [sys.executable, "-m", "syndicate", *args],
         cwd=cwd,
