@@ -24,13 +24,16 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 _server: tuple[subprocess.Popen[bytes], str] | None = None
@@ -76,7 +79,7 @@ def _drain(
         while sel.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
                 raise subprocess.TimeoutExpired(["syndicate", *args], timeout)
             for key, _ in sel.select(left):
                 data = os.read(key.fd, 65536)
@@ -96,13 +99,15 @@ def _address() -> str:
     """The server's socket, started on first use by this test process."""
     global _server
     if _server is None or _server[0].poll() is not None:
-        path = os.path.join(tempfile.mkdtemp(prefix="syndicate-warm-"), "socket")
+        folder = tempfile.mkdtemp(prefix="syndicate-warm-")
+        path = os.path.join(folder, "socket")
         proc = subprocess.Popen(
             [sys.executable, __file__, path], cwd=ROOT, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )  # fmt: skip
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-        atexit.register(proc.kill)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        atexit.register(proc.kill)  # runs first (atexit is last in, first out)
         _server = (proc, path)
     return _server[1]
 
@@ -126,13 +131,13 @@ def serve(path: str) -> None:
             conn = None
         if conn is not None:
             conn.settimeout(None)
-            pid = _fork(conn, listener, cli.entry)
+            pid = _fork(conn, cli.entry)
             conn.sendall(f"{pid}\n".encode())
             waiting[pid] = conn
         _reap(waiting)
 
 
-def _fork(conn: socket.socket, listener: socket.socket, entry: object) -> int:
+def _fork(conn: socket.socket, entry: Callable[[], None]) -> int:
     request, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
     job = json.loads(request)
     pid = os.fork()
@@ -143,7 +148,7 @@ def _fork(conn: socket.socket, listener: socket.socket, entry: object) -> int:
     return pid
 
 
-def _child(job: dict[str, object], fds: list[int], entry: object) -> None:
+def _child(job: dict[str, Any], fds: list[int], entry: Callable[[], None]) -> None:
     """In the fork: the caller's streams, folder, environment and argv, then the command."""
     code = 1
     try:
@@ -154,11 +159,11 @@ def _child(job: dict[str, object], fds: list[int], entry: object) -> None:
         os.closerange(3, 1 << 16)  # the server's socket, other callers' connections
         os.chdir(str(job["cwd"]))
         os.environ.clear()
-        os.environ.update(job["env"])  # type: ignore[arg-type]
+        os.environ.update(job["env"])
         time.tzset()
-        sys.argv = ["syndicate", *job["args"]]  # type: ignore[misc]
+        sys.argv = ["syndicate", *job["args"]]
         try:
-            entry()  # type: ignore[operator]
+            entry()
             code = 0
         except SystemExit as exc:
             code = _exit_code(exc.code)

@@ -6,6 +6,7 @@ an older database here in `store.migrations`.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,9 +226,11 @@ runs = sa.Table(
 STANDING = {"active": 0, "pending": 1, "unsubscribed": 2, "bounced": 3, "complained": 4}
 
 
+@functools.cache
 def for_postgresql() -> None:
-    """Give every partial index its PostgreSQL WHERE (see `partial_index`); once per process,
-    before a PostgreSQL schema is created or migrated."""
+    """Give every partial index its PostgreSQL WHERE (see `partial_index`), before a
+    PostgreSQL schema is created or migrated; the first PostgreSQL store a process opens does
+    it, for all."""
     for table in md.tables.values():
         for index in table.indexes:
             if "where" in index.info:
